@@ -1,0 +1,141 @@
+"""The one entry point: `streams <command>`. Thin: parses arguments, builds settings, delegates.
+
+Every expected failure (bad configuration, unreachable broker, missing Java/Maven, malformed
+input) ends with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from confluent_kafka import KafkaException
+
+from streams.config import ENVIRONMENT, Settings
+from streams.exceptions import StreamsError
+
+__all__ = ["COMMANDS", "main"]
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.broker import LocalBroker
+
+    broker = LocalBroker(settings.home, settings.kafka_version)
+    if args.action == "start":
+        print(broker.start(heap_mb=args.heap_mb).bootstrap_servers)
+    elif args.action == "stop":
+        print("stopped" if broker.stop() else "not running")
+    else:
+        state = broker.status()
+        if state is None:
+            print("not running")
+            return 1
+        print(f"running pid={state.pid} bootstrap={state.bootstrap_servers} log={state.log_file}")
+    return 0
+
+
+def resolve_settings(settings: Settings) -> Settings:
+    """Point settings at KAFKA_BOOTSTRAP_SERVERS, else at the running local broker."""
+    if settings.bootstrap_servers:
+        return settings
+    from streams.broker import LocalBroker
+
+    state = LocalBroker(settings.home, settings.kafka_version).status()
+    if state is None:
+        raise StreamsError(
+            "no Kafka cluster: set KAFKA_BOOTSTRAP_SERVERS or run `streams broker start`"
+        )
+    return settings.with_bootstrap(state.bootstrap_servers)
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.transport import create_topics, topic_specs
+
+    settings = resolve_settings(settings)
+    specs = topic_specs(settings.topics, partitions=args.partitions)
+    outcome = create_topics(settings, specs, replication_factor=args.replication_factor)
+    for name in sorted(outcome):
+        print(f"{name}: {outcome[name]}")
+    return 0
+
+
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.codec import TopicCodecs
+    from streams.sources.spec import open_source
+    from streams.transport import DeltaPublisher
+
+    settings = resolve_settings(settings)
+    publisher = DeltaPublisher(settings, TopicCodecs.register(settings), args.topic)
+    count = publisher.publish_many(delta for delta, _ in open_source(args.source))
+    publisher.flush()
+    print(f"published {count} book deltas to {publisher.topic}", file=sys.stderr)
+    return 0
+
+
+def _compute(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.offline import compute_to_files
+
+    summary = compute_to_files(args.source, args.output, args.suggestions)
+    print(summary, file=sys.stderr)
+    return 0
+
+
+COMMANDS: dict[str, Handler] = {
+    "broker": _broker,
+    "topics": _topics,
+    "publish": _publish,
+    "compute": _compute,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streams",
+        description="Order-book liquidity imbalance and circuit-breaker suggestions on Kafka.",
+        epilog="Environment: " + "; ".join(f"{k} ({v})" for k, v in ENVIRONMENT.items()),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    broker = sub.add_parser("broker", help="run a local single-node Kafka (KRaft) from Maven jars")
+    broker.add_argument("action", choices=["start", "stop", "status"])
+    broker.add_argument("--heap-mb", type=int, default=512)
+
+    topics = sub.add_parser("topics", help="create the product's topics (idempotent)")
+    topics.add_argument("action", choices=["create"])
+    topics.add_argument("--partitions", type=int, default=4)
+    topics.add_argument("--replication-factor", type=int, default=1)
+
+    publish = sub.add_parser("publish", help="publish a recording into Kafka as book deltas")
+    publish.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
+    publish.add_argument("--topic", default=None, help="default: STREAMS_TOPIC_BOOK_DELTAS")
+
+    compute = sub.add_parser("compute", help="offline: book deltas -> imbalance (+ suggestions)")
+    compute.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
+    compute.add_argument("--output", required=True, help="imbalance records, JSON lines")
+    compute.add_argument("--suggestions", default=None, help="suggestion records, JSON lines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        settings = Settings.from_environment()
+        return COMMANDS[args.command](args, settings)
+    except (StreamsError, KafkaException, OSError) as error:
+        print(f"streams: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

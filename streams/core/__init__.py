@@ -1,0 +1,1 @@
+"""Pure, deterministic core: no I/O, no clock, no Kafka (a test enforces this)."""

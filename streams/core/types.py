@@ -1,0 +1,84 @@
+"""Immutable value types that flow through the core.
+
+The unit of work is one venue packet (`BookDelta`), not one level: per-level objects cost too much
+in Python at a million level changes per second, and metrics must only ever see whole packets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from streams.core.exceptions import InvalidDeltaError
+
+__all__ = ["BookDelta", "SourcePosition", "instrument_id"]
+
+
+def instrument_id(exchange: str, symbol: str) -> str:
+    """Return the Kafka key and table key of an instrument: `EXCHANGE:SYMBOL`."""
+    return f"{exchange}:{symbol}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """Where an input record came from, so every output can be traced and deduplicated.
+
+    For Kafka input this is (topic, partition, offset); offline readers use the file as the topic,
+    partition 0 and the event's ordinal as the offset.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class BookDelta:
+    """The level changes of one venue packet for one instrument.
+
+    Prices and sizes are floats parsed directly from the venue's decimal text, so the same text
+    always gives the same key; no key is ever computed by arithmetic. A size of 0 deletes the level.
+    `is_snapshot` means the packet replaces the whole book. Times are microseconds since the epoch.
+    """
+
+    exchange: str
+    symbol: str
+    venue_symbol: str
+    event_time: int
+    receive_time: int
+    is_snapshot: bool
+    bid_prices: tuple[float, ...]
+    bid_sizes: tuple[float, ...]
+    ask_prices: tuple[float, ...]
+    ask_sizes: tuple[float, ...]
+    sequence: int | None = None
+    prev_sequence: int | None = None
+    checksum: int | None = None
+
+    @property
+    def instrument(self) -> str:
+        return instrument_id(self.exchange, self.symbol)
+
+    @property
+    def level_changes(self) -> int:
+        return len(self.bid_prices) + len(self.ask_prices)
+
+    def validate(self) -> BookDelta:
+        """Raise `InvalidDeltaError` unless every level is finite, priced > 0 and sized >= 0.
+
+        Called at the boundaries (parsers, decoders) so the book never sees a corrupt level.
+        """
+        if len(self.bid_prices) != len(self.bid_sizes) or len(self.ask_prices) != len(
+            self.ask_sizes
+        ):
+            raise InvalidDeltaError(f"{self.instrument}: price and size arrays differ in length")
+        for side, prices, sizes in (
+            ("bid", self.bid_prices, self.bid_sizes),
+            ("ask", self.ask_prices, self.ask_sizes),
+        ):
+            for price, size in zip(prices, sizes, strict=True):
+                if not (math.isfinite(price) and price > 0.0):
+                    raise InvalidDeltaError(f"{self.instrument}: {side} price {price!r} not > 0")
+                if not (math.isfinite(size) and size >= 0.0):
+                    raise InvalidDeltaError(f"{self.instrument}: {side} size {size!r} not >= 0")
+        return self

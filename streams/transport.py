@@ -1,0 +1,213 @@
+"""Kafka clients configured the one way the product uses them (confluent-kafka / librdkafka).
+
+Producers are idempotent, lz4-compressed and batch; delivery errors are collected and raised, never
+dropped. Topic creation is idempotent and sets each topic's cleanup policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from streams.codec import TopicCodecs
+from streams.config import Settings, Topics
+from streams.core.types import BookDelta
+from streams.exceptions import StreamsError
+
+__all__ = [
+    "DeliveryError",
+    "DeltaPublisher",
+    "TopicSpec",
+    "create_topics",
+    "make_consumer",
+    "make_producer",
+    "read_topic",
+    "topic_specs",
+]
+
+log = logging.getLogger(__name__)
+_client_log = logging.getLogger("streams.librdkafka")  # librdkafka logs join ours, not raw stderr
+
+
+class DeliveryError(StreamsError):
+    """The broker did not accept one or more records."""
+
+
+def make_producer(settings: Settings, **overrides: Any) -> Producer:
+    config: dict[str, Any] = {
+        **settings.kafka_client_config(),
+        "enable.idempotence": True,
+        "acks": "all",
+        "compression.type": "lz4",
+        "linger.ms": 20,
+        "batch.size": 512 * 1024,
+        "queue.buffering.max.messages": 500_000,
+        "logger": _client_log,
+        **overrides,
+    }
+    return Producer(config)
+
+
+def make_consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
+    config: dict[str, Any] = {
+        **settings.kafka_client_config(),
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "logger": _client_log,
+        **overrides,
+    }
+    return Consumer(config)
+
+
+class DeltaPublisher:
+    """Publish book deltas keyed by instrument id, surfacing every delivery error."""
+
+    def __init__(self, settings: Settings, codecs: TopicCodecs, topic: str | None = None) -> None:
+        self.topic = topic or settings.topics.book_deltas
+        self._codecs = codecs
+        self._producer = make_producer(settings)
+        self._errors: list[str] = []
+        self.delivered = 0
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._errors.append(f"{message.topic()}[{message.partition()}]: {error}")
+        else:
+            self.delivered += 1
+
+    def publish(self, delta: BookDelta) -> None:
+        value = self._codecs.encode_delta(delta)
+        key = delta.instrument.encode()
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic,
+                    value=value,
+                    key=key,
+                    timestamp=delta.event_time // 1000,
+                    on_delivery=self._on_delivery,
+                )
+                break
+            except BufferError:
+                self._producer.poll(0.1)  # local queue full: wait for deliveries, then retry
+        self._producer.poll(0)
+        self._raise_errors()
+
+    def publish_many(self, deltas: Iterable[BookDelta]) -> int:
+        count = 0
+        for delta in deltas:
+            self.publish(delta)
+            count += 1
+        return count
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        remaining = self._producer.flush(timeout_s)
+        self._raise_errors()
+        if remaining:
+            raise DeliveryError(f"{remaining} record(s) still undelivered after {timeout_s:.0f} s")
+
+    def _raise_errors(self) -> None:
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise DeliveryError(f"{len(errors)} record(s) failed: {errors[0]}")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic's partitions and broker-side settings."""
+
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(topics: Topics, partitions: int = 4) -> list[TopicSpec]:
+    """Deltas and outputs are time-retained; the dead-letter topic keeps records longer."""
+    week_ms = str(7 * 24 * 3600 * 1000)
+    month_ms = str(30 * 24 * 3600 * 1000)
+    timed = {"cleanup.policy": "delete", "retention.ms": week_ms, "compression.type": "producer"}
+    return [
+        TopicSpec(topics.book_deltas, partitions, timed),
+        TopicSpec(topics.imbalance, partitions, timed),
+        TopicSpec(topics.suggestions, partitions, {**timed, "retention.ms": month_ms}),
+        TopicSpec(topics.dead_letter, 1, {**timed, "retention.ms": month_ms}),
+    ]
+
+
+def create_topics(
+    settings: Settings, specs: list[TopicSpec], replication_factor: int = 1
+) -> dict[str, str]:
+    """Create missing topics; existing ones are left alone. Returns name -> 'created'|'exists'."""
+    # Admin failures come back as exceptions; its log lines would only repeat them.
+    admin = AdminClient({**settings.kafka_client_config(), "log_level": 0})
+    try:
+        admin.list_topics(timeout=10)
+    except KafkaException as error:
+        raise StreamsError(f"Kafka at {settings.bootstrap_servers} unreachable: {error}") from error
+    new = [
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication_factor,
+                 config=s.config)
+        for s in specs
+    ]  # fmt: skip
+    outcome: dict[str, str] = {}
+    for name, future in admin.create_topics(new, request_timeout=30).items():
+        try:
+            future.result()
+            outcome[name] = "created"
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise StreamsError(f"cannot create topic {name}: {error.args[0].str()}") from error
+            outcome[name] = "exists"
+    return outcome
+
+
+def read_topic(settings: Settings, topic: str, *, timeout_s: float = 60.0) -> Iterator[Message]:
+    """Yield every record of a topic up to the end offsets it had when called (tests, audits).
+
+    Partitions are assigned directly (no consumer group), so nothing waits for a coordinator and
+    the read ends exactly at the high watermarks rather than after a guessed idle time.
+    """
+    consumer = make_consumer(settings, "streams-reader")
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+        if metadata.error is not None:
+            raise StreamsError(f"topic {topic}: {metadata.error.str()}")
+        ends: dict[int, int] = {}
+        for partition in sorted(metadata.partitions):
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout_s
+            )
+            if high > low:
+                ends[partition] = high
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(ends)])
+        deadline = time.monotonic() + timeout_s
+        while ends:
+            if time.monotonic() > deadline:
+                raise StreamsError(f"reading {topic}: timed out with {ends} still to read")
+            for message in consumer.consume(num_messages=1000, timeout=0.5):
+                error = message.error()
+                if error is not None:
+                    raise StreamsError(f"reading {topic}: {error.str()}")
+                yield message
+                partition, offset = message.partition(), message.offset()
+                if partition in ends and offset is not None and offset + 1 >= ends[partition]:
+                    del ends[partition]
+    finally:
+        consumer.close()
