@@ -1,0 +1,238 @@
+"""The contract every venue parser meets, and the small parsing helpers they share.
+
+A parser turns one raw frame into `VenueUpdate`s; it never opens a socket and keeps at most
+per-connection facts (Bybit's market comes from the endpoint). Every failure on bad input becomes
+a `ParseError`, raised from one place (`BaseVenueParser.parse`), so no venue forgets a case.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from streams.connectors.checksum import ChecksumBook
+from streams.connectors.exceptions import ParseError
+from streams.core.exceptions import InvalidDeltaError
+from streams.core.sync import SequenceRule
+from streams.core.types import BookDelta
+
+__all__ = [
+    "EMPTY",
+    "MAX_FRAME_BYTES",
+    "BaseVenueParser",
+    "Capabilities",
+    "ParseResult",
+    "SnapshotSource",
+    "VenueParser",
+    "VenueUpdate",
+    "iso_to_micros",
+    "load_json",
+    "make_delta",
+    "parse_levels",
+    "raw_levels",
+    "seconds_text_to_micros",
+]
+
+MAX_FRAME_BYTES = 8 * 1024 * 1024  # the largest real frame (Coinbase BTC-USD snapshot) is ~4 MB
+
+Levels = tuple[tuple[float, ...], tuple[float, ...]]
+RawLevels = tuple[tuple[str, str], ...]
+
+
+class SnapshotSource:
+    """Where a venue's book snapshot comes from."""
+
+    REST = "rest"
+    WEBSOCKET = "websocket"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """Plain facts about one venue's book feed; one row of the capability table."""
+
+    exchange: str
+    sequence_rule: SequenceRule
+    checksum: str | None  # "KRAKEN", "OKX" or None
+    snapshot_source: str  # SnapshotSource.REST or SnapshotSource.WEBSOCKET
+    max_subscriptions: int | None  # per connection; None where the venue documents no count
+    connection_sequence: bool = False  # one number across every channel of a connection
+    docs: str = ""  # the official documentation page, by name
+
+
+@dataclass(frozen=True, slots=True)
+class VenueUpdate:
+    """One parsed book packet plus what sync needs beyond the delta.
+
+    `first_sequence` is Binance's U. `raw_bids`/`raw_asks` keep the venue's original decimal text,
+    only for checksum venues: floats lose the trailing zeros the checksum covers.
+    """
+
+    delta: BookDelta
+    first_sequence: int | None = None
+    raw_bids: RawLevels = ()
+    raw_asks: RawLevels = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """Everything one frame carried: book updates and the connection-wide sequence, if any."""
+
+    updates: tuple[VenueUpdate, ...] = ()
+    connection_sequence: int | None = None
+
+
+EMPTY = ParseResult()
+
+
+@runtime_checkable
+class VenueParser(Protocol):
+    """What the live shell and the offline readers need from a venue."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def parse(self, frame: str | bytes, receive_time_us: int) -> ParseResult: ...
+
+    def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]: ...
+
+    def resubscribe_messages(self, venue_symbol: str) -> list[str]: ...
+
+    def snapshot_url(self, venue_symbol: str) -> str | None: ...
+
+    def snapshot_symbol(self, url: str) -> str | None: ...
+
+    def parse_snapshot(
+        self, body: str | bytes, venue_symbol: str, receive_time_us: int
+    ) -> VenueUpdate: ...
+
+    def new_checksum_book(self) -> ChecksumBook | None: ...
+
+    def checksum(self, book: ChecksumBook) -> int: ...
+
+
+class BaseVenueParser:
+    """Defaults for the optional hooks; a venue overrides `_parse` and `subscribe_messages`."""
+
+    capabilities: ClassVar[Capabilities]
+    endpoint: str = ""
+
+    def parse(self, frame: str | bytes, receive_time_us: int) -> ParseResult:
+        """Parse one frame; any malformed content becomes a `ParseError`."""
+        message = load_json(frame)
+        try:
+            return self._parse(message, receive_time_us)
+        except ParseError:
+            raise
+        except (
+            KeyError,
+            IndexError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            OverflowError,
+        ) as error:
+            name = self.capabilities.exchange
+            raise ParseError(f"{name}: malformed frame ({type(error).__name__}: {error})") from None
+
+    def _parse(self, message: Any, receive_time_us: int) -> ParseResult:
+        raise NotImplementedError
+
+    def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]:
+        raise NotImplementedError
+
+    def resubscribe_messages(self, venue_symbol: str) -> list[str]:
+        """Messages that make the venue send a fresh snapshot (default: subscribe again)."""
+        return self.subscribe_messages([venue_symbol])
+
+    def snapshot_url(self, venue_symbol: str) -> str | None:
+        return None
+
+    def snapshot_symbol(self, url: str) -> str | None:
+        return None
+
+    def parse_snapshot(
+        self, body: str | bytes, venue_symbol: str, receive_time_us: int
+    ) -> VenueUpdate:
+        raise ParseError(f"{self.capabilities.exchange}: has no REST snapshot")
+
+    def new_checksum_book(self) -> ChecksumBook | None:
+        return None
+
+    def checksum(self, book: ChecksumBook) -> int:
+        raise NotImplementedError
+
+
+def load_json(frame: str | bytes) -> Any:
+    """Decode a frame, refusing oversized ones before `json` spends memory on them."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ParseError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    try:
+        return json.loads(frame)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ParseError(f"not JSON: {error}") from None
+
+
+def parse_levels(levels: Iterable[Sequence[Any]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Turn `[[price, size, ...], ...]` (text or numbers) into parallel float tuples."""
+    prices: list[float] = []
+    sizes: list[float] = []
+    for level in levels:
+        prices.append(float(level[0]))
+        sizes.append(float(level[1]))
+    return tuple(prices), tuple(sizes)
+
+
+def raw_levels(levels: Iterable[Sequence[Any]]) -> RawLevels:
+    """Keep the venue's original price and size text (checksum venues only)."""
+    return tuple((_text(level[0]), _text(level[1])) for level in levels)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ParseError(f"expected decimal text, got {value!r}")
+    return value
+
+
+_LONG_FIELDS = ("event_time", "receive_time", "sequence", "prev_sequence", "checksum")
+_LONG_LIMIT = 1 << 63  # the Avro contract stores these as long
+
+
+def make_delta(**fields: Any) -> BookDelta:
+    """Build and validate a delta; an invalid level or an out-of-range number is a `ParseError`."""
+    for name in _LONG_FIELDS:
+        value = fields.get(name)
+        if value is not None and not -_LONG_LIMIT <= value < _LONG_LIMIT:
+            raise ParseError(f"{name} {value} does not fit a 64-bit long")
+    try:
+        return BookDelta(**fields).validate()
+    except InvalidDeltaError as error:
+        raise ParseError(str(error)) from None
+
+
+def seconds_text_to_micros(text: str) -> int:
+    """Convert epoch seconds written as decimal text ("1618678133.365913") exactly to µs."""
+    whole, _, fraction = text.partition(".")
+    return int(whole) * 1_000_000 + int((fraction + "000000")[:6])
+
+
+@lru_cache(maxsize=4096)
+def _second_to_micros(prefix: str) -> int:
+    moment = datetime.fromisoformat(prefix).replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1_000_000
+
+
+def iso_to_micros(text: str) -> int:
+    """Convert an ISO-8601 UTC time with up to nanoseconds ("...T21:05:48.228568804Z") to µs.
+
+    The whole-second part is cached: consecutive messages share it, and `fromisoformat` is the
+    slow step.
+    """
+    body = text.rstrip("Z")
+    prefix, _, fraction = body.partition(".")
+    if len(prefix) == 10:  # a date without a time
+        prefix += "T00:00:00"
+    return _second_to_micros(prefix) + int((fraction + "000000")[:6] or 0)

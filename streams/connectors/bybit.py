@@ -1,0 +1,102 @@
+"""Bybit v5 public `orderbook.{depth}.{symbol}`: snapshot then deltas with contiguous `u`.
+
+Docs: "Bybit V5 API: WebSocket Stream, Public, Orderbook". A `snapshot` message (or a delta with
+u == 1, sent after a service restart) replaces the book; otherwise `u` grows by exactly one per
+topic. The market (spot, linear, inverse) is only known from the connection's endpoint, so a
+parser instance belongs to one endpoint. Bybit's public historical order-book dumps hold exactly
+these messages, one per line, and go through the same parser.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from streams.connectors.base import (
+    EMPTY,
+    BaseVenueParser,
+    Capabilities,
+    ParseResult,
+    SnapshotSource,
+    VenueUpdate,
+    make_delta,
+    parse_levels,
+)
+from streams.connectors.symbols import split_concatenated
+from streams.core.sync import SequenceRule
+
+__all__ = ["BybitParser"]
+
+WEBSOCKET_URL = "wss://stream.bybit.com/v5/public/{category}"
+CATEGORIES = ("spot", "linear", "inverse", "option")
+BOOK_DEPTH = 200  # linear/inverse: 1, 50, 200, 500; spot: 1, 50, 200
+TOPIC_PREFIX = "orderbook."
+SUBSCRIBE_BATCH = 10  # spot accepts at most 10 args per subscribe request
+
+
+class BybitParser(BaseVenueParser):
+    """One endpoint (category) of Bybit v5; `linear` when the endpoint is unknown (raw files)."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        exchange="BYBIT",
+        sequence_rule=SequenceRule.CONTIGUOUS,
+        checksum=None,
+        snapshot_source=SnapshotSource.WEBSOCKET,
+        max_subscriptions=None,
+        docs="Bybit V5 API: WebSocket Stream, Public, Orderbook",
+    )
+
+    def __init__(self, endpoint: str = "", depth: int = BOOK_DEPTH) -> None:
+        tail = endpoint.rstrip("/").rsplit("/", 1)[-1] if endpoint else ""
+        self.category = tail if tail in CATEGORIES else "linear"
+        self.endpoint = endpoint or WEBSOCKET_URL.format(category=self.category)
+        self.depth = depth
+
+    def normalise(self, venue_symbol: str) -> str:
+        """Spot BTCUSDT -> BTC-USDT; linear/inverse perpetual BTCUSDT -> BTC-USDT-PERP."""
+        if self.category == "option" or "-" in venue_symbol:
+            return venue_symbol  # options and dated contracts keep the venue's spelling
+        base, quote = split_concatenated(venue_symbol)
+        name = f"{base}-{quote}" if quote else base
+        return name if self.category == "spot" else f"{name}-PERP"
+
+    def _parse(self, message: Any, receive_time_us: int) -> ParseResult:
+        if not isinstance(message, dict):
+            return EMPTY
+        topic = message.get("topic")
+        if not isinstance(topic, str) or not topic.startswith(TOPIC_PREFIX):
+            return EMPTY  # other topics, subscribe replies, pong
+        data = message["data"]
+        venue_symbol = data["s"]
+        sequence = int(data["u"])
+        is_snapshot = message["type"] == "snapshot" or sequence == 1
+        bid_prices, bid_sizes = parse_levels(data["b"])
+        ask_prices, ask_sizes = parse_levels(data["a"])
+        delta = make_delta(
+            exchange=self.capabilities.exchange,
+            symbol=self.normalise(venue_symbol),
+            venue_symbol=venue_symbol,
+            event_time=int(message["ts"]) * 1000,
+            receive_time=receive_time_us,
+            is_snapshot=is_snapshot,
+            bid_prices=bid_prices,
+            bid_sizes=bid_sizes,
+            ask_prices=ask_prices,
+            ask_sizes=ask_sizes,
+            sequence=sequence,
+            prev_sequence=None if is_snapshot else sequence - 1,
+        )
+        return ParseResult(updates=(VenueUpdate(delta),))
+
+    def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]:
+        topics = [f"{TOPIC_PREFIX}{self.depth}.{symbol}" for symbol in venue_symbols]
+        return [
+            json.dumps({"op": "subscribe", "args": topics[i : i + SUBSCRIBE_BATCH]})
+            for i in range(0, len(topics), SUBSCRIBE_BATCH)
+        ]
+
+    def resubscribe_messages(self, venue_symbol: str) -> list[str]:
+        topic = f"{TOPIC_PREFIX}{self.depth}.{venue_symbol}"
+        unsubscribe = json.dumps({"op": "unsubscribe", "args": [topic]})
+        return [unsubscribe, *self.subscribe_messages([venue_symbol])]

@@ -1,0 +1,111 @@
+"""Kraken Futures websocket v1 `book`: a snapshot, then one level per message with a `seq`.
+
+Docs: "Kraken Futures WebSocket API v1: Public feeds, Book". `seq` is per product and grows by
+one per message, so the contiguous rule applies. Prices arrive as JSON numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from streams.connectors.base import (
+    EMPTY,
+    BaseVenueParser,
+    Capabilities,
+    ParseResult,
+    SnapshotSource,
+    VenueUpdate,
+    make_delta,
+)
+from streams.connectors.symbols import asset, expiry_from_yymmdd
+from streams.core.sync import SequenceRule
+
+__all__ = ["KrakenFuturesParser"]
+
+WEBSOCKET_URL = "wss://futures.kraken.com/ws/v1"
+FEED = "book"
+SNAPSHOT_FEED = "book_snapshot"
+
+
+def _levels(levels: Sequence[Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return tuple(float(level["price"]) for level in levels), tuple(
+        float(level["qty"]) for level in levels
+    )
+
+
+class KrakenFuturesParser(BaseVenueParser):
+    """`book_snapshot` with bids/asks lists, `book` with one {side, price, qty, seq}."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        exchange="KRAKEN_FUTURES",
+        sequence_rule=SequenceRule.CONTIGUOUS,
+        checksum=None,
+        snapshot_source=SnapshotSource.WEBSOCKET,
+        max_subscriptions=None,
+        docs="Kraken Futures WebSocket API v1: Public feeds, Book",
+    )
+
+    def __init__(self, endpoint: str = "") -> None:
+        self.endpoint = endpoint or WEBSOCKET_URL
+
+    @staticmethod
+    def normalise(venue_symbol: str) -> str:
+        """PI_XBTUSD / PF_XBTUSD -> BTC-USD-PERP, FI_XBTUSD_210924 -> BTC-USD-20210924."""
+        kind, pair, *expiry = venue_symbol.upper().split("_")
+        name = f"{asset(pair[:-3])}-{asset(pair[-3:])}"
+        if expiry:
+            return f"{name}-{expiry_from_yymmdd(expiry[0])}"
+        return f"{name}-PERP" if kind in ("PI", "PF") else f"{kind}-{name}"
+
+    def _parse(self, message: Any, receive_time_us: int) -> ParseResult:
+        if not isinstance(message, dict):
+            return EMPTY
+        feed = message.get("feed")
+        if feed == SNAPSHOT_FEED:
+            bids, asks = _levels(message["bids"]), _levels(message["asks"])
+            return self._result(message, bids, asks, True, receive_time_us)
+        if feed != FEED or "event" in message:
+            return EMPTY  # other feeds, subscribe acknowledgements, heartbeats
+        level = ((float(message["price"]),), (float(message["qty"]),))
+        nothing: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
+        side = message["side"]
+        if side not in ("buy", "sell"):
+            raise ValueError(f"unknown side {side!r}")
+        bids, asks = (level, nothing) if side == "buy" else (nothing, level)
+        return self._result(message, bids, asks, False, receive_time_us)
+
+    def _result(
+        self,
+        message: dict[str, Any],
+        bids: tuple[tuple[float, ...], tuple[float, ...]],
+        asks: tuple[tuple[float, ...], tuple[float, ...]],
+        is_snapshot: bool,
+        receive_time_us: int,
+    ) -> ParseResult:
+        venue_symbol = message["product_id"]
+        sequence = int(message["seq"])
+        delta = make_delta(
+            exchange=self.capabilities.exchange,
+            symbol=self.normalise(venue_symbol),
+            venue_symbol=venue_symbol,
+            event_time=int(message["timestamp"]) * 1000,
+            receive_time=receive_time_us,
+            is_snapshot=is_snapshot,
+            bid_prices=bids[0],
+            bid_sizes=bids[1],
+            ask_prices=asks[0],
+            ask_sizes=asks[1],
+            sequence=sequence,
+            prev_sequence=None if is_snapshot else sequence - 1,
+        )
+        return ParseResult(updates=(VenueUpdate(delta),))
+
+    def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]:
+        message = {"event": "subscribe", "feed": FEED, "product_ids": list(venue_symbols)}
+        return [json.dumps(message)]
+
+    def resubscribe_messages(self, venue_symbol: str) -> list[str]:
+        unsubscribe = {"event": "unsubscribe", "feed": FEED, "product_ids": [venue_symbol]}
+        return [json.dumps(unsubscribe), *self.subscribe_messages([venue_symbol])]

@@ -1,0 +1,64 @@
+"""The venue registry and capability table: one place that knows every supported venue.
+
+`get_venue(name, endpoint)` returns a fresh parser for one connection (Bybit's market depends on
+the endpoint; Deribit numbers its requests per connection). `CAPABILITIES` is the table that
+docs/connectors.md shows and a test walks row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from streams.connectors.base import Capabilities, VenueParser
+from streams.connectors.binance import (
+    BinanceDeliveryParser,
+    BinanceFuturesParser,
+    BinanceSpotParser,
+    BinanceUsParser,
+)
+from streams.connectors.bybit import BybitParser
+from streams.connectors.coinbase import CoinbaseParser
+from streams.connectors.deribit import DeribitParser
+from streams.connectors.exceptions import UnknownVenueError
+from streams.connectors.kraken import KrakenParser
+from streams.connectors.kraken_futures import KrakenFuturesParser
+from streams.connectors.okx import OkcoinParser, OkxParser
+
+__all__ = ["CAPABILITIES", "VENUES", "get_venue", "venue_names"]
+
+VENUES: dict[str, Callable[[str], VenueParser]] = {
+    parser.capabilities.exchange: parser
+    for parser in (
+        BinanceSpotParser,
+        BinanceUsParser,
+        BinanceFuturesParser,
+        BinanceDeliveryParser,
+        BybitParser,
+        CoinbaseParser,
+        DeribitParser,
+        KrakenParser,
+        KrakenFuturesParser,
+        OkxParser,
+        OkcoinParser,
+    )
+}
+
+CAPABILITIES: dict[str, Capabilities] = {
+    name: parser("").capabilities for name, parser in VENUES.items()
+}
+
+
+def venue_names() -> list[str]:
+    """Every registered venue name, sorted."""
+    return sorted(VENUES)
+
+
+def get_venue(name: str, endpoint: str = "") -> VenueParser:
+    """Return a new parser for one connection to venue `name` (case-insensitive)."""
+    try:
+        factory = VENUES[name.upper()]
+    except KeyError:
+        raise UnknownVenueError(
+            f"unknown venue {name!r}; known: {', '.join(venue_names())}"
+        ) from None
+    return factory(endpoint)

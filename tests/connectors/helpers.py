@@ -1,0 +1,72 @@
+"""Shared helpers for connector tests: where the real recordings live, and a tiny reference book.
+
+The reference book is deliberately naive (two dicts): it checks the deltas we publish, and must
+not share code with the parsers under test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.core.types import BookDelta
+from streams.sources.recording import RECV, RecordedEvent, read_recording_set
+
+RECORDINGS = Path(
+    os.environ.get(
+        "STREAMS_RECORDINGS",
+        Path(__file__).resolve().parents[2].parent / "shared/data/exchange-recordings",
+    )
+)
+
+
+def recording(name: str) -> Path:
+    """Path of one recording; skip the test when the shared data is not mounted."""
+    path = RECORDINGS / name
+    if not path.exists():
+        pytest.skip(f"recording {path} not available")
+    return path
+
+
+def events(name: str) -> list[RecordedEvent]:
+    return list(read_recording_set(recording(name)))
+
+
+def frames(name: str) -> Iterator[str | bytes]:
+    for event in events(name):
+        if event.kind == RECV:
+            yield event.data
+
+
+class ReferenceBook:
+    """Bids and asks per instrument, applying published deltas (size 0 deletes)."""
+
+    def __init__(self) -> None:
+        self.bids: dict[str, dict[float, float]] = {}
+        self.asks: dict[str, dict[float, float]] = {}
+        self.crossed = 0
+
+    def apply(self, delta: BookDelta) -> None:
+        key = delta.instrument
+        if delta.is_snapshot:
+            self.bids[key], self.asks[key] = {}, {}
+        for side, prices, sizes in (
+            (self.bids[key], delta.bid_prices, delta.bid_sizes),
+            (self.asks[key], delta.ask_prices, delta.ask_sizes),
+        ):
+            for price, size in zip(prices, sizes, strict=True):
+                if size == 0.0:
+                    side.pop(price, None)
+                else:
+                    side[price] = size
+        bids, asks = self.bids[key], self.asks[key]
+        if bids and asks and max(bids) >= min(asks):
+            self.crossed += 1
+
+    def apply_all(self, deltas: Iterable[BookDelta]) -> ReferenceBook:
+        for delta in deltas:
+            self.apply(delta)
+        return self
