@@ -2,8 +2,16 @@
 
 from streams.exceptions import StreamsError
 
-__all__ = ["InvalidDeltaError"]
+__all__ = ["BreakerConfigError", "BreakerInputError", "InvalidDeltaError"]
 
 
 class InvalidDeltaError(StreamsError, ValueError):
     """A book delta breaks an invariant (NaN, negative size, mismatched arrays, ...)."""
+
+
+class BreakerConfigError(StreamsError, ValueError):
+    """A circuit-breaker threshold is missing, unknown, out of range or inconsistent."""
+
+
+class BreakerInputError(StreamsError, ValueError):
+    """An imbalance record given to the breaker lacks a field or carries a non-finite price."""

@@ -1,0 +1,143 @@
+"""Thresholds of the circuit-breaker rules, with their defaults (rationale: docs/breaker.md).
+
+Frozen, keyword-only, validated when built; `config_hash()` is stable across processes so an audit
+can tell which parameters produced a suggestion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from fnmatch import fnmatchcase
+from typing import Any
+
+from streams.core.exceptions import BreakerConfigError
+
+__all__ = ["DEPTH_BANDS_BPS", "BreakerConfig"]
+
+#: Depth bands the imbalance record carries (`depth_{bid,ask}_{band}bps`).
+DEPTH_BANDS_BPS = (10, 25, 50, 100)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerConfig:
+    """All breaker thresholds. Durations are seconds of event time; `*_bps` are basis points."""
+
+    # persistent imbalance (Cont, Kukanov & Stoikov 2014; Gould & Bonart 2016)
+    imbalance_threshold: float = 0.6
+    imbalance_severe: float = 0.85
+    imbalance_watch_after_s: float = 10.0
+    imbalance_throttle_after_s: float = 30.0
+    imbalance_requires_ofi: bool = True
+    # abnormal spread: EWMA z-score of log spread, plus an absolute floor against tick noise
+    spread_z_watch: float = 4.0
+    spread_z_throttle: float = 8.0
+    spread_floor_bps: float = 5.0
+    spread_confirm_s: float = 1.0
+    # depth depletion: depth within `depth_band_bps` of mid, per side, against its own EWMA
+    depth_band_bps: int = 25
+    depth_halflife_s: float = 60.0
+    depth_warmup_s: float = 60.0
+    depth_drop_watch: float = 0.5
+    depth_drop_throttle: float = 0.8
+    depth_z_watch: float = -4.0
+    depth_confirm_s: float = 1.0
+    # cost to trade `cost_notional` (quote currency); None means the largest configured notional
+    cost_notional: float | None = None
+    cost_watch_bps: float = 50.0
+    cost_throttle_bps: float = 100.0
+    cost_confirm_s: float = 1.0
+    # price bands in the style of US Limit Up-Limit Down
+    band_percent_by_tier: tuple[float, float, float] = (5.0, 10.0, 20.0)
+    default_tier: int = 2
+    instrument_tiers: tuple[tuple[str, int], ...] = ()
+    band_reference_window_s: int = 300
+    band_min_history_s: int = 30
+    band_halt_after_s: float = 15.0
+    # velocity in the style of CME velocity logic
+    velocity_window_s: float = 5.0
+    velocity_watch_bps: float = 100.0
+    velocity_throttle_bps: float = 200.0
+    # state machine
+    calm_s: float = 30.0
+    halt_duration_s: float = 300.0
+    cooldown_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            numeric = isinstance(value, float | int) and not isinstance(value, bool)
+            if numeric and value < 0 and spec.name != "depth_z_watch":
+                raise BreakerConfigError(f"breaker config {spec.name}={value!r} is negative")
+        self._check_pairs()
+        if self.depth_band_bps not in DEPTH_BANDS_BPS:
+            raise BreakerConfigError(f"depth_band_bps must be one of {DEPTH_BANDS_BPS}")
+        if len(self.band_percent_by_tier) != 3 or min(self.band_percent_by_tier) <= 0:
+            raise BreakerConfigError("band_percent_by_tier needs three positive percentages")
+        for pattern, tier in ((None, self.default_tier), *self.instrument_tiers):
+            if tier not in (1, 2, 3):
+                raise BreakerConfigError(f"tier {tier!r} of {pattern or 'default'} not 1, 2 or 3")
+        if self.cost_notional is not None and self.cost_notional <= 0:
+            raise BreakerConfigError("cost_notional must be > 0")
+        if min(self.velocity_window_s, self.depth_halflife_s, self.band_reference_window_s) <= 0:
+            raise BreakerConfigError("windows and half-lives must be > 0")
+
+    def _check_pairs(self) -> None:
+        pairs = (
+            ("imbalance_threshold", "imbalance_severe"),
+            ("imbalance_watch_after_s", "imbalance_throttle_after_s"),
+            ("spread_z_watch", "spread_z_throttle"),
+            ("depth_drop_watch", "depth_drop_throttle"),
+            ("cost_watch_bps", "cost_throttle_bps"),
+            ("velocity_watch_bps", "velocity_throttle_bps"),
+        )
+        for low, high in pairs:
+            if getattr(self, low) > getattr(self, high):
+                raise BreakerConfigError(f"breaker config {low} must not exceed {high}")
+        if not 0 < self.depth_drop_throttle < 1:
+            raise BreakerConfigError("depth_drop_throttle must lie in (0, 1)")
+        if not 0 < self.imbalance_severe <= 1:
+            raise BreakerConfigError("imbalance_severe must lie in (0, 1]")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> BreakerConfig:
+        """Build from a plain mapping (JSON/TOML), rejecting unknown keys."""
+        known = {spec.name for spec in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise BreakerConfigError(f"unknown breaker config keys: {', '.join(unknown)}")
+        converted = dict(values)
+        if "band_percent_by_tier" in converted:
+            converted["band_percent_by_tier"] = tuple(converted["band_percent_by_tier"])
+        if "instrument_tiers" in converted:
+            converted["instrument_tiers"] = tuple(
+                (str(pattern), int(tier)) for pattern, tier in converted["instrument_tiers"]
+            )
+        return cls(**converted)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return every threshold as JSON-compatible values (tuples become lists)."""
+        out: dict[str, Any] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, tuple):
+                value = [list(item) if isinstance(item, tuple) else item for item in value]
+            out[spec.name] = value
+        return out
+
+    def config_hash(self) -> str:
+        """Return a stable 16-hex-digit hash of the configuration."""
+        text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def tier_of(self, instrument: str) -> int:
+        """Return the band tier of an instrument: first matching glob in `instrument_tiers`."""
+        for pattern, tier in self.instrument_tiers:
+            if fnmatchcase(instrument, pattern):
+                return tier
+        return self.default_tier
+
+    def band_fraction(self, instrument: str) -> float:
+        return self.band_percent_by_tier[self.tier_of(instrument) - 1] / 100.0

@@ -1,0 +1,168 @@
+"""Event-time rolling windows of the breaker: a bucketed mean price and a bucketed price range.
+
+Both keep one small bucket per time slice instead of one entry per record, so a record that does
+not start a new slice allocates nothing, and the state stays bounded however busy the market is.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+__all__ = ["MeanPriceWindow", "RangeWindow"]
+
+_MICROS = 1_000_000
+
+
+class MeanPriceWindow:
+    """Mean mid over the trailing `window_s` seconds, each second weighted equally.
+
+    A second contributes the mean of the mids seen in it, so a burst of packets cannot drag the
+    reference (LULD uses the mean price of the preceding five minutes). The current, still open
+    second is excluded: the reference lags the price, as a band reference should.
+    """
+
+    __slots__ = (
+        "buckets",
+        "current_count",
+        "current_second",
+        "current_sum",
+        "reference",
+        "window_s",
+    )
+
+    def __init__(self, window_s: int) -> None:
+        self.window_s = window_s
+        self.buckets: deque[tuple[int, float]] = deque()
+        self.current_second = -1
+        self.current_sum = 0.0
+        self.current_count = 0
+        self.reference: float | None = None
+
+    def add(self, event_time: int, mid: float, min_history_s: int) -> None:
+        second = event_time // _MICROS
+        if second > self.current_second:
+            self._roll(second, min_history_s)
+        self.current_sum += mid
+        self.current_count += 1
+
+    def _roll(self, second: int, min_history_s: int) -> None:
+        buckets = self.buckets
+        if self.current_count:
+            buckets.append((self.current_second, self.current_sum / self.current_count))
+        horizon = second - self.window_s
+        while buckets and buckets[0][0] <= horizon:
+            buckets.popleft()
+        self.current_second = second
+        self.current_sum = 0.0
+        self.current_count = 0
+        if buckets and second - buckets[0][0] >= min_history_s:
+            # recomputed, not updated incrementally: no float drift, restore is exact
+            self.reference = sum(mean for _, mean in buckets) / len(buckets)
+        else:
+            self.reference = None
+
+    def clear(self) -> None:
+        self.buckets.clear()
+        self.current_second = -1
+        self.current_sum = 0.0
+        self.current_count = 0
+        self.reference = None
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "buckets": [[second, mean] for second, mean in self.buckets],
+            "current_second": self.current_second,
+            "current_sum": self.current_sum,
+            "current_count": self.current_count,
+            "reference": self.reference,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.buckets = deque((int(second), float(mean)) for second, mean in state["buckets"])
+        self.current_second = int(state["current_second"])
+        self.current_sum = float(state["current_sum"])
+        self.current_count = int(state["current_count"])
+        reference = state["reference"]
+        self.reference = None if reference is None else float(reference)
+
+
+class RangeWindow:
+    """Lowest and highest mid over the trailing window, in `slices` buckets of event time."""
+
+    __slots__ = (
+        "buckets",
+        "closed_high",
+        "closed_low",
+        "current_high",
+        "current_index",
+        "current_low",
+        "slice_us",
+        "slices",
+    )
+
+    def __init__(self, window_s: float, slices: int = 10) -> None:
+        self.slices = slices
+        self.slice_us = max(1, round(window_s * _MICROS / slices))
+        self.buckets: deque[tuple[int, float, float]] = deque()
+        self.current_index = -1
+        self.current_low = 0.0
+        self.current_high = 0.0
+        self.closed_low = 0.0
+        self.closed_high = 0.0
+
+    def add(self, event_time: int, mid: float) -> float:
+        """Add a mid; return the largest move in bps from a window extreme to this mid."""
+        index = event_time // self.slice_us
+        if index > self.current_index:
+            self._roll(index, mid)
+        elif mid < self.current_low:
+            self.current_low = mid
+        elif mid > self.current_high:
+            self.current_high = mid
+        low = self.closed_low if self.closed_low < self.current_low else self.current_low
+        high = self.closed_high if self.closed_high > self.current_high else self.current_high
+        up = mid - low
+        down = high - mid
+        return 1e4 * (up if up > down else down) / mid
+
+    def _roll(self, index: int, mid: float) -> None:
+        buckets = self.buckets
+        if self.current_index >= 0:
+            buckets.append((self.current_index, self.current_low, self.current_high))
+        horizon = index - self.slices
+        while buckets and buckets[0][0] <= horizon:
+            buckets.popleft()
+        self.current_index = index
+        self.current_low = mid
+        self.current_high = mid
+        if buckets:
+            self.closed_low = min(low for _, low, _ in buckets)
+            self.closed_high = max(high for _, _, high in buckets)
+        else:
+            self.closed_low = mid
+            self.closed_high = mid
+
+    def clear(self) -> None:
+        self.buckets.clear()
+        self.current_index = -1
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "buckets": [list(bucket) for bucket in self.buckets],
+            "current_index": self.current_index,
+            "current_low": self.current_low,
+            "current_high": self.current_high,
+            "closed_low": self.closed_low,
+            "closed_high": self.closed_high,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.buckets = deque(
+            (int(index), float(low), float(high)) for index, low, high in state["buckets"]
+        )
+        self.current_index = int(state["current_index"])
+        self.current_low = float(state["current_low"])
+        self.current_high = float(state["current_high"])
+        self.closed_low = float(state["closed_low"])
+        self.closed_high = float(state["closed_high"])
