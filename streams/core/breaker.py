@@ -294,7 +294,8 @@ class BreakerEngine:
             )  # fmt: skip
         z = record["depth_z"]
         if raw == NORMAL and z is not None and z <= cfg.depth_z_watch:
-            raw = WATCH
+            # the z-score of a low-variance series is large for small moves: it corroborates
+            raw = WATCH if drop >= cfg.depth_z_min_drop else NORMAL
         dt = t - st.depth_last
         if dt > 0:
             weight = 1.0 - math.exp(-dt * self._depth_decay_per_us)

@@ -43,6 +43,7 @@ class BreakerConfig:
     depth_drop_watch: float = 0.5
     depth_drop_throttle: float = 0.8
     depth_z_watch: float = -4.0
+    depth_z_min_drop: float = 0.3
     depth_confirm_s: float = 1.0
     # cost to trade `cost_notional` (quote currency); None means the largest configured notional
     cost_notional: float | None = None

@@ -159,11 +159,13 @@ def test_depth_depletion_waits_for_the_ewma_to_warm_up() -> None:
     assert out == []
 
 
-def test_depth_z_alone_raises_a_watch() -> None:
-    shape = lambda t: {"depth_z": -4.5} if t >= 20 else {}  # noqa: E731
+def test_depth_z_raises_a_watch_on_a_moderate_drop_but_not_on_noise() -> None:
+    noise = lambda t: {"depth_z": -4.5} if t >= 20 else {}  # noqa: E731
+    drop = lambda t: {"depth_z": -4.5, "depth_bid_25bps": 6e5} if t >= 20 else {}  # noqa: E731
 
-    out = run(sequence(30, shape))
+    out = run(sequence(30, drop))
 
+    assert run(sequence(30, noise)) == []
     assert transitions(out) == [("NORMAL", "WATCH", "WATCH")]
     assert out[0]["reasons"][0]["value"] == -4.5
 

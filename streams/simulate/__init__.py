@@ -1,0 +1,1 @@
+"""Deterministic market simulator and stress scenarios for the circuit breaker."""
