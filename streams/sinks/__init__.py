@@ -1,0 +1,1 @@
+"""Sinks: persist the `imbalance` and `circuit-breaker-suggestions` topics (Parquet, PostgreSQL)."""

@@ -1,0 +1,161 @@
+"""The two tables a sink writes and their columns, derived from the Avro contracts.
+
+The Avro schema is the single source of truth: Arrow types (Parquet) and PostgreSQL column types
+are computed from it here, never retyped by hand. The PostgreSQL migrations are fixed SQL (a
+migration must not change after it ran); a test compares the migrated tables with `pg_columns`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from streams.codec import load_schema
+from streams.sinks.exceptions import SinkError
+
+__all__ = [
+    "IMBALANCE",
+    "SUGGESTIONS",
+    "TABLES",
+    "PgColumn",
+    "Table",
+    "arrow_schema",
+    "pg_columns",
+]
+
+PARTITION_COLUMNS = ("exchange", "symbol")  # hive directories in Parquet, not file columns
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One persisted table: its name in both sinks, id column and Avro contract."""
+
+    name: str
+    id_field: str
+    schema_name: str  # key of streams.codec.SCHEMA_FILES
+
+    def avro(self) -> dict[str, Any]:
+        return load_schema(self.schema_name)
+
+
+IMBALANCE = Table(name="imbalance", id_field="record_id", schema_name="imbalance")
+SUGGESTIONS = Table(name="suggestions", id_field="suggestion_id", schema_name="suggestion")
+TABLES = (IMBALANCE, SUGGESTIONS)
+
+_ARROW_PRIMITIVES = {
+    "string": pa.string(),
+    "int": pa.int32(),
+    "long": pa.int64(),
+    "double": pa.float64(),
+    "float": pa.float32(),
+    "boolean": pa.bool_(),
+    "bytes": pa.binary(),
+}
+
+
+def _split_nullable(avro_type: Any) -> tuple[Any, bool]:
+    if isinstance(avro_type, list):
+        branches = [branch for branch in avro_type if branch != "null"]
+        if len(branches) != 1:
+            raise SinkError(f"union {avro_type} is not a nullable single type")
+        return branches[0], len(branches) < len(avro_type)
+    return avro_type, False
+
+
+def _arrow_type(avro_type: Any, named: dict[str, pa.DataType]) -> pa.DataType:
+    avro_type, _ = _split_nullable(avro_type)
+    if isinstance(avro_type, str):
+        if avro_type in _ARROW_PRIMITIVES:
+            return _ARROW_PRIMITIVES[avro_type]
+        return named[avro_type]  # a named type defined earlier in the schema
+    kind = avro_type["type"]
+    result: pa.DataType
+    if avro_type.get("logicalType") == "timestamp-micros":
+        result = pa.timestamp("us", tz="UTC")
+    elif kind == "enum":
+        result = pa.string()
+    elif kind == "array":
+        result = pa.list_(_arrow_type(avro_type["items"], named))
+    elif kind == "map":
+        result = pa.map_(pa.string(), _arrow_type(avro_type["values"], named))
+    elif kind == "record":
+        result = pa.struct(_arrow_fields(avro_type["fields"], named))
+    else:
+        result = _arrow_type(kind, named)
+    if kind in ("enum", "record"):
+        named[avro_type["name"]] = result
+    return result
+
+
+def _arrow_fields(fields: list[dict[str, Any]], named: dict[str, pa.DataType]) -> list[pa.Field]:
+    return [
+        pa.field(f["name"], _arrow_type(f["type"], named), nullable=_split_nullable(f["type"])[1])
+        for f in fields
+    ]
+
+
+def arrow_schema(table: Table, *, without: tuple[str, ...] = PARTITION_COLUMNS) -> pa.Schema:
+    """The Arrow schema of a table's Parquet files (partition columns live in directory names)."""
+    fields = _arrow_fields(table.avro()["fields"], {})
+    return pa.schema([field for field in fields if field.name not in without])
+
+
+@dataclass(frozen=True, slots=True)
+class PgColumn:
+    """A PostgreSQL column, how it is staged for COPY and how the staged value is converted."""
+
+    name: str
+    pg_type: str  # as `format_type` prints it
+    nullable: bool
+    staging_type: str  # the column type in the COPY staging table
+    kind: str  # "plain", "timestamp" (epoch µs staged as bigint) or "json" (staged as text)
+
+    def select_expression(self) -> str:
+        if self.kind == "timestamp":
+            return f"timestamptz 'epoch' + {self.name} * interval '1 microsecond'"
+        if self.kind == "json":
+            return f"{self.name}::jsonb"
+        return self.name
+
+
+_PG_PRIMITIVES = {
+    "string": "text",
+    "int": "integer",
+    "long": "bigint",
+    "double": "double precision",
+    "float": "real",
+    "boolean": "boolean",
+    "bytes": "bytea",
+}
+
+
+def _pg_column(field: dict[str, Any], named: dict[str, str]) -> PgColumn:
+    avro_type, nullable = _split_nullable(field["type"])
+    name = field["name"]
+    if isinstance(avro_type, str):
+        # a primitive, or a named enum/record defined earlier in the schema
+        avro_type = {"type": named.get(avro_type, avro_type), "name": avro_type}
+    kind = avro_type["type"]
+    if kind in ("enum", "record"):
+        named[avro_type["name"]] = kind
+    if avro_type.get("logicalType") == "timestamp-micros":
+        return PgColumn(name, "timestamp with time zone", nullable, "bigint", "timestamp")
+    if kind == "enum":
+        return PgColumn(name, "text", nullable, "text", "plain")
+    items = avro_type.get("items")
+    if kind == "array" and isinstance(items, str) and items in _PG_PRIMITIVES:
+        pg_type = _PG_PRIMITIVES[items] + "[]"
+        return PgColumn(name, pg_type, nullable, pg_type, "plain")
+    if kind in ("array", "map", "record"):
+        return PgColumn(name, "jsonb", nullable, "text", "json")  # nested evidence
+    if kind in _PG_PRIMITIVES:
+        return PgColumn(name, _PG_PRIMITIVES[kind], nullable, _PG_PRIMITIVES[kind], "plain")
+    raise SinkError(f"field {name}: no PostgreSQL type for Avro {avro_type}")
+
+
+def pg_columns(table: Table) -> tuple[PgColumn, ...]:
+    """The PostgreSQL columns of a table, in Avro field order."""
+    named: dict[str, str] = {}
+    return tuple(_pg_column(field, named) for field in table.avro()["fields"])
