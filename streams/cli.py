@@ -84,11 +84,18 @@ def _compute(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.simulate.command import main_simulate
+
+    return main_simulate(args, resolve_settings(settings) if args.publish else settings)
+
+
 COMMANDS: dict[str, Handler] = {
     "broker": _broker,
     "topics": _topics,
     "publish": _publish,
     "compute": _compute,
+    "simulate": _simulate,
 }
 
 
@@ -118,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     compute.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
     compute.add_argument("--output", required=True, help="imbalance records, JSON lines")
     compute.add_argument("--suggestions", default=None, help="suggestion records, JSON lines")
+    from streams.simulate.command import add_arguments as simulate_arguments
+
+    simulate_arguments(sub.add_parser("simulate", help="stress-scenario book deltas (file/Kafka)"))
     return parser
 
 
