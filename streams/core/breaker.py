@@ -302,6 +302,9 @@ class BreakerEngine:
             st.depth_bid_avg = bid_avg + weight * (bid - bid_avg)
             st.depth_ask_avg = ask_avg + weight * (ask - ask_avg)
             st.depth_last = t
+        if raw == NORMAL:
+            st.onsets[DEPTH] = None
+            return NORMAL
         return self._confirmed(st, DEPTH, t, raw)
 
     def _cost(self, st: _Instrument, record: Mapping[str, Any], t: int) -> int:
@@ -321,10 +324,10 @@ class BreakerEngine:
         worst = buy if buy > sell else sell
         st.values[COST] = worst
         cfg = self.config
-        raw = THROTTLE if worst >= cfg.cost_throttle_bps else (
-            WATCH if worst >= cfg.cost_watch_bps else NORMAL
-        )  # fmt: skip
-        return self._confirmed(st, COST, t, raw)
+        if worst < cfg.cost_watch_bps:
+            st.onsets[COST] = None
+            return NORMAL
+        return self._confirmed(st, COST, t, THROTTLE if worst >= cfg.cost_throttle_bps else WATCH)
 
     def _cost_index(self, costs: list[Mapping[str, Any]]) -> int:
         wanted = self.config.cost_notional

@@ -28,6 +28,8 @@ class MeanPriceWindow:
         "current_second",
         "current_sum",
         "reference",
+        "rolls",
+        "total",
         "window_s",
     )
 
@@ -37,6 +39,8 @@ class MeanPriceWindow:
         self.current_second = -1
         self.current_sum = 0.0
         self.current_count = 0
+        self.total = 0.0
+        self.rolls = 0
         self.reference: float | None = None
 
     def add(self, event_time: int, mid: float, min_history_s: int) -> None:
@@ -48,17 +52,25 @@ class MeanPriceWindow:
 
     def _roll(self, second: int, min_history_s: int) -> None:
         buckets = self.buckets
+        total = self.total
         if self.current_count:
-            buckets.append((self.current_second, self.current_sum / self.current_count))
+            mean = self.current_sum / self.current_count
+            buckets.append((self.current_second, mean))
+            total += mean
         horizon = second - self.window_s
         while buckets and buckets[0][0] <= horizon:
-            buckets.popleft()
+            total -= buckets.popleft()[1]
+        self.rolls += 1
+        if self.rolls >= self.window_s or not buckets:
+            # bound the drift of the running sum: recompute it once per window length
+            self.rolls = 0
+            total = sum(mean for _, mean in buckets)
+        self.total = total
         self.current_second = second
         self.current_sum = 0.0
         self.current_count = 0
         if buckets and second - buckets[0][0] >= min_history_s:
-            # recomputed, not updated incrementally: no float drift, restore is exact
-            self.reference = sum(mean for _, mean in buckets) / len(buckets)
+            self.reference = total / len(buckets)
         else:
             self.reference = None
 
@@ -67,6 +79,8 @@ class MeanPriceWindow:
         self.current_second = -1
         self.current_sum = 0.0
         self.current_count = 0
+        self.total = 0.0
+        self.rolls = 0
         self.reference = None
 
     def to_state(self) -> dict[str, Any]:
@@ -75,6 +89,8 @@ class MeanPriceWindow:
             "current_second": self.current_second,
             "current_sum": self.current_sum,
             "current_count": self.current_count,
+            "total": self.total,
+            "rolls": self.rolls,
             "reference": self.reference,
         }
 
@@ -83,6 +99,8 @@ class MeanPriceWindow:
         self.current_second = int(state["current_second"])
         self.current_sum = float(state["current_sum"])
         self.current_count = int(state["current_count"])
+        self.total = float(state["total"])
+        self.rolls = int(state["rolls"])
         reference = state["reference"]
         self.reference = None if reference is None else float(reference)
 
