@@ -50,9 +50,10 @@ class _Instrument:
     """Mutable per-instrument state: rolling windows, rule onsets and the state machine."""
 
     __slots__ = (
-        "band_fraction", "calm_peak", "calm_since", "cost_fillable", "cost_index",
-        "depth_ask_avg", "depth_bid_avg", "depth_last", "depth_start", "exchange", "levels",
-        "onsets", "prices", "ranges", "state", "state_since", "symbol", "until", "values",
+        "band_fraction", "baseline_last", "baseline_start", "calm_peak", "calm_since",
+        "cost_avg", "cost_fillable", "cost_index", "depth_ask_avg", "depth_bid_avg", "exchange",
+        "levels", "onsets", "prices", "ranges", "state", "state_since", "symbol", "until",
+        "values",
     )  # fmt: skip
 
     def __init__(self, exchange: str, symbol: str, config: BreakerConfig) -> None:
@@ -76,10 +77,12 @@ class _Instrument:
     def clear_windows(self) -> None:
         self.prices.clear()
         self.ranges.clear()
-        self.depth_start: int | None = None
-        self.depth_last = 0
-        self.depth_bid_avg = 0.0
-        self.depth_ask_avg = 0.0
+        # baselines (EWMAs of depth and cost) and their warm-up; -1.0 means "not started"
+        self.baseline_start: int | None = None
+        self.baseline_last = 0
+        self.depth_bid_avg = -1.0
+        self.depth_ask_avg = -1.0
+        self.cost_avg = -1.0
         self.onsets: list[int | None] = [None] * len(RULES)
 
 
@@ -100,8 +103,8 @@ class BreakerEngine:
         )
         self._imbalance_throttle_us = _micros(config.imbalance_throttle_after_s)
         self._band_halt_us = _micros(config.band_halt_after_s)
-        self._depth_warmup_us = _micros(config.depth_warmup_s)
-        self._depth_decay_per_us = math.log(2.0) / (config.depth_halflife_s * _MICROS)
+        self._warmup_us = _micros(config.baseline_warmup_s)
+        self._decay_per_us = math.log(2.0) / (config.baseline_halflife_s * _MICROS)
         self._depth_keys = (
             f"depth_bid_{config.depth_band_bps}bps",
             f"depth_ask_{config.depth_band_bps}bps",
@@ -156,10 +159,11 @@ class BreakerEngine:
             "onsets": list(st.onsets),
             "cost_fillable": st.cost_fillable,
             "cost_index": st.cost_index,
-            "depth_start": st.depth_start,
-            "depth_last": st.depth_last,
+            "baseline_start": st.baseline_start,
+            "baseline_last": st.baseline_last,
             "depth_bid_avg": st.depth_bid_avg,
             "depth_ask_avg": st.depth_ask_avg,
+            "cost_avg": st.cost_avg,
             "prices": st.prices.to_state(),
             "ranges": st.ranges.to_state(),
         }
@@ -182,10 +186,11 @@ class BreakerEngine:
                 st.values = [None if v is None else float(v) for v in state["values"]]
                 st.onsets = [None if o is None else int(o) for o in state["onsets"]]
                 st.cost_index = int(state["cost_index"])
-                st.depth_start = state["depth_start"]
-                st.depth_last = int(state["depth_last"])
+                st.baseline_start = state["baseline_start"]
+                st.baseline_last = int(state["baseline_last"])
                 st.depth_bid_avg = float(state["depth_bid_avg"])
                 st.depth_ask_avg = float(state["depth_ask_avg"])
+                st.cost_avg = float(state["cost_avg"])
                 st.prices.load_state(state["prices"])
                 st.ranges.load_state(state["ranges"])
         except (KeyError, ValueError, TypeError) as exc:
@@ -214,17 +219,27 @@ class BreakerEngine:
     def _rules(self, st: _Instrument, record: Mapping[str, Any], t: int, mid: float) -> int:
         levels = st.levels
         levels[IMBALANCE] = self._imbalance(st, record, t)
-        levels[SPREAD] = self._spread(st, record, t)
-        levels[DEPTH] = self._depth(st, record, t)
-        levels[COST] = self._cost(st, record, t)
-        levels[BAND] = self._band(st, t, mid)
+        if st.baseline_start is None:
+            st.baseline_start = st.baseline_last = t
+        warm = t - st.baseline_start >= self._warmup_us
+        dt = t - st.baseline_last
+        weight = 0.0
+        if dt > 0:
+            weight = 1.0 - math.exp(-dt * self._decay_per_us)
+            st.baseline_last = t
+        levels[SPREAD] = self._spread(st, record, t, warm)
+        levels[DEPTH] = self._depth(st, record, t, warm, weight)
+        levels[COST] = self._cost(st, record, t, warm, weight)
+        levels[BAND] = self._band(st, t, mid, record["spread_bps"])
         move = st.ranges.add(t, mid)
         st.values[VELOCITY] = move
         cfg = self.config
         levels[VELOCITY] = (
-            THROTTLE if move >= cfg.velocity_throttle_bps
-            else WATCH if move >= cfg.velocity_watch_bps
-            else NORMAL
+            NORMAL if move < cfg.velocity_watch_bps
+            # a move no larger than the spread is quote noise (illiquid options, thin books)
+            or move < cfg.noise_spreads * record["spread_bps"]
+            else THROTTLE if move >= cfg.velocity_throttle_bps
+            else WATCH
         )  # fmt: skip
         return max(levels)
 
@@ -259,27 +274,31 @@ class BreakerEngine:
             return THROTTLE
         return level
 
-    def _spread(self, st: _Instrument, record: Mapping[str, Any], t: int) -> int:
+    def _spread(self, st: _Instrument, record: Mapping[str, Any], t: int, warm: bool) -> int:
         cfg = self.config
         z = record["spread_z"]
         st.values[SPREAD] = z
-        if z is None or z < cfg.spread_z_watch or record["spread_bps"] < cfg.spread_floor_bps:
+        if (
+            not warm
+            or z is None
+            or z < cfg.spread_z_watch
+            or record["spread_bps"] < cfg.spread_floor_bps
+        ):
             st.onsets[SPREAD] = None
             return 0
         return self._confirmed(st, SPREAD, t, THROTTLE if z >= cfg.spread_z_throttle else WATCH)
 
-    def _depth(self, st: _Instrument, record: Mapping[str, Any], t: int) -> int:
+    def _depth(
+        self, st: _Instrument, record: Mapping[str, Any], t: int, warm: bool, weight: float
+    ) -> int:
         cfg = self.config
         bid = record[self._depth_keys[0]]
         ask = record[self._depth_keys[1]]
-        if st.depth_start is None:
-            st.depth_start = st.depth_last = t
-            st.depth_bid_avg = bid
-            st.depth_ask_avg = ask
-            st.values[DEPTH] = 0.0
-            return self._confirmed(st, DEPTH, t, 0)
         bid_avg = st.depth_bid_avg
         ask_avg = st.depth_ask_avg
+        if bid_avg < 0.0:  # first record since the start or a reset: the EWMA starts here
+            bid_avg = bid
+            ask_avg = ask
         ratio = 1.0
         if bid_avg > 0.0 and bid < bid_avg * ratio:
             ratio = bid / bid_avg
@@ -287,27 +306,25 @@ class BreakerEngine:
             ratio = ask / ask_avg
         drop = 1.0 - ratio
         st.values[DEPTH] = drop
+        st.depth_bid_avg = bid_avg + weight * (bid - bid_avg)
+        st.depth_ask_avg = ask_avg + weight * (ask - ask_avg)
         raw = NORMAL
-        if t - st.depth_start >= self._depth_warmup_us:
+        if warm:
             raw = THROTTLE if drop >= cfg.depth_drop_throttle else (
                 WATCH if drop >= cfg.depth_drop_watch else NORMAL
             )  # fmt: skip
-        z = record["depth_z"]
-        if raw == NORMAL and z is not None and z <= cfg.depth_z_watch:
-            # the z-score of a low-variance series is large for small moves: it corroborates
-            raw = WATCH if drop >= cfg.depth_z_min_drop else NORMAL
-        dt = t - st.depth_last
-        if dt > 0:
-            weight = 1.0 - math.exp(-dt * self._depth_decay_per_us)
-            st.depth_bid_avg = bid_avg + weight * (bid - bid_avg)
-            st.depth_ask_avg = ask_avg + weight * (ask - ask_avg)
-            st.depth_last = t
+            z = record["depth_z"]
+            if raw == NORMAL and z is not None and z <= cfg.depth_z_watch:
+                # the z-score of a low-variance series is large for small moves: it corroborates
+                raw = WATCH if drop >= cfg.depth_z_min_drop else NORMAL
         if raw == NORMAL:
             st.onsets[DEPTH] = None
             return NORMAL
         return self._confirmed(st, DEPTH, t, raw)
 
-    def _cost(self, st: _Instrument, record: Mapping[str, Any], t: int) -> int:
+    def _cost(
+        self, st: _Instrument, record: Mapping[str, Any], t: int, warm: bool, weight: float
+    ) -> int:
         costs = record["cost_to_trade"]
         if not costs:
             return self._confirmed(st, COST, t, 0)
@@ -319,12 +336,14 @@ class BreakerEngine:
         if buy is None or sell is None:
             # too thin to fill: alarming only if this book used to fill the notional
             st.values[COST] = None
-            return self._confirmed(st, COST, t, WATCH if st.cost_fillable else NORMAL)
+            return self._confirmed(st, COST, t, WATCH if st.cost_fillable and warm else NORMAL)
         st.cost_fillable = True
         worst = buy if buy > sell else sell
         st.values[COST] = worst
+        average = st.cost_avg if st.cost_avg >= 0.0 else worst
+        st.cost_avg = average + weight * (worst - average)
         cfg = self.config
-        if worst < cfg.cost_watch_bps:
+        if not warm or worst < cfg.cost_watch_bps or worst < cfg.cost_ratio * average:
             st.onsets[COST] = None
             return NORMAL
         return self._confirmed(st, COST, t, THROTTLE if worst >= cfg.cost_throttle_bps else WATCH)
@@ -336,7 +355,7 @@ class BreakerEngine:
             return notionals.index(wanted)
         return notionals.index(max(notionals))
 
-    def _band(self, st: _Instrument, t: int, mid: float) -> int:
+    def _band(self, st: _Instrument, t: int, mid: float, spread_bps: float) -> int:
         st.prices.add(t, mid, self.config.band_min_history_s)
         reference = st.prices.reference
         if reference is None:
@@ -345,7 +364,8 @@ class BreakerEngine:
             return 0
         deviation = mid / reference - 1.0
         st.values[BAND] = deviation
-        if abs(deviation) < st.band_fraction:
+        size = abs(deviation)
+        if size < st.band_fraction or 1e4 * size < self.config.noise_spreads * spread_bps:
             st.onsets[BAND] = None
             return 0
         onset = st.onsets[BAND]

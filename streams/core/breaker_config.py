@@ -36,10 +36,11 @@ class BreakerConfig:
     spread_z_throttle: float = 8.0
     spread_floor_bps: float = 5.0
     spread_confirm_s: float = 1.0
+    # baselines: depth and cost EWMAs; spread, depth and cost rules wait for `baseline_warmup_s`
+    baseline_halflife_s: float = 60.0
+    baseline_warmup_s: float = 120.0
     # depth depletion: depth within `depth_band_bps` of mid, per side, against its own EWMA
     depth_band_bps: int = 25
-    depth_halflife_s: float = 60.0
-    depth_warmup_s: float = 60.0
     depth_drop_watch: float = 0.5
     depth_drop_throttle: float = 0.8
     depth_z_watch: float = -4.0
@@ -49,6 +50,7 @@ class BreakerConfig:
     cost_notional: float | None = None
     cost_watch_bps: float = 50.0
     cost_throttle_bps: float = 100.0
+    cost_ratio: float = 3.0
     cost_confirm_s: float = 1.0
     # price bands in the style of US Limit Up-Limit Down
     band_percent_by_tier: tuple[float, float, float] = (5.0, 10.0, 20.0)
@@ -61,6 +63,8 @@ class BreakerConfig:
     velocity_window_s: float = 5.0
     velocity_watch_bps: float = 100.0
     velocity_throttle_bps: float = 200.0
+    # moves (velocity, band breach) smaller than this many spreads are quote noise
+    noise_spreads: float = 2.0
     # state machine
     calm_s: float = 30.0
     halt_duration_s: float = 300.0
@@ -82,7 +86,7 @@ class BreakerConfig:
                 raise BreakerConfigError(f"tier {tier!r} of {pattern or 'default'} not 1, 2 or 3")
         if self.cost_notional is not None and self.cost_notional <= 0:
             raise BreakerConfigError("cost_notional must be > 0")
-        if min(self.velocity_window_s, self.depth_halflife_s, self.band_reference_window_s) <= 0:
+        if min(self.velocity_window_s, self.baseline_halflife_s, self.band_reference_window_s) <= 0:
             raise BreakerConfigError("windows and half-lives must be > 0")
 
     def _check_pairs(self) -> None:

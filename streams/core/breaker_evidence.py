@@ -59,7 +59,8 @@ def reasons(
         detail = (
             "the book can no longer fill the notional on one side"
             if cost is None
-            else f"worst side costs {cost:.1f} bps >= {threshold} bps"
+            else f"worst side costs {cost:.1f} bps >= {threshold} bps and >= "
+            f"{config.cost_ratio:g}x its own EWMA"
         )
         out.append(
             _reason("cost_to_trade", _UNFILLABLE_BPS if cost is None else cost, threshold, detail)
@@ -91,7 +92,7 @@ def _depth_reason(
         return _reason(
             "depth_depletion", drop, threshold,
             f"depth within {band} bps fell {100.0 * drop:.0f} % below its "
-            f"{config.depth_halflife_s:g} s EWMA on the thinner side",
+            f"{config.baseline_halflife_s:g} s EWMA on the thinner side",
         )  # fmt: skip
     z = record["depth_z"]
     return _reason(

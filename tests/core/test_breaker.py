@@ -125,26 +125,26 @@ def test_severe_imbalance_held_thirty_seconds_throttles_the_flow() -> None:
 
 
 def test_abnormal_spread_needs_z_and_the_absolute_floor_for_one_second() -> None:
-    wide = lambda t: {"spread_z": 5.0, "spread_bps": 12.0} if t >= 100 else {}  # noqa: E731
-    tight = lambda t: {"spread_z": 9.0, "spread_bps": 2.0} if t >= 100 else {}  # noqa: E731
-    blowout = lambda t: {"spread_z": 9.0, "spread_bps": 40.0} if t >= 100 else {}  # noqa: E731
+    wide = lambda t: {"spread_z": 5.0, "spread_bps": 12.0} if t >= 150 else {}  # noqa: E731
+    tight = lambda t: {"spread_z": 9.0, "spread_bps": 2.0} if t >= 150 else {}  # noqa: E731
+    blowout = lambda t: {"spread_z": 9.0, "spread_bps": 40.0} if t >= 150 else {}  # noqa: E731
 
-    watch = run(sequence(110, wide))
+    watch = run(sequence(160, wide))
     assert transitions(watch) == [("NORMAL", "WATCH", "WATCH")]
-    assert at(watch[0]) == 101.0
-    assert run(sequence(110, tight)) == []
-    assert transitions(run(sequence(110, blowout))) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
+    assert at(watch[0]) == 151.0
+    assert run(sequence(160, tight)) == []
+    assert transitions(run(sequence(160, blowout))) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
 
 
 def test_depth_depletion_against_its_own_ewma_on_the_thinner_side() -> None:
     def withdraw(fraction_left: float) -> Shape:
-        return lambda t: {"depth_bid_25bps": 1e6 * fraction_left} if t >= 100 else {}
+        return lambda t: {"depth_bid_25bps": 1e6 * fraction_left} if t >= 150 else {}
 
-    watch = run(sequence(110, withdraw(0.4)))
-    throttle = run(sequence(110, withdraw(0.1)))
+    watch = run(sequence(160, withdraw(0.4)))
+    throttle = run(sequence(160, withdraw(0.1)))
 
     assert transitions(watch) == [("NORMAL", "WATCH", "WATCH")]
-    assert at(watch[0]) == 101.0
+    assert at(watch[0]) == 151.0
     assert watch[0]["reasons"][0]["rule"] == "depth_depletion"
     # one second after the drop the EWMA (half-life 60 s) has begun to follow it
     assert watch[0]["reasons"][0]["value"] == pytest.approx(1 - 0.4 / (0.4 + 0.6 * 2 ** (-1 / 60)))
@@ -152,20 +152,20 @@ def test_depth_depletion_against_its_own_ewma_on_the_thinner_side() -> None:
 
 
 def test_depth_depletion_waits_for_the_ewma_to_warm_up() -> None:
-    shape = lambda t: {"depth_ask_25bps": 1e5} if t >= 10 else {}  # noqa: E731
+    shape = lambda t: {"depth_ask_25bps": 1e5} if t >= 60 else {}  # noqa: E731
 
-    out = run(sequence(40, shape))
+    out = run(sequence(100, shape))
 
     assert out == []
 
 
 def test_depth_z_raises_a_watch_on_a_moderate_drop_but_not_on_noise() -> None:
-    noise = lambda t: {"depth_z": -4.5} if t >= 20 else {}  # noqa: E731
-    drop = lambda t: {"depth_z": -4.5, "depth_bid_25bps": 6e5} if t >= 20 else {}  # noqa: E731
+    noise = lambda t: {"depth_z": -4.5} if t >= 150 else {}  # noqa: E731
+    drop = lambda t: {"depth_z": -4.5, "depth_bid_25bps": 6e5} if t >= 150 else {}  # noqa: E731
 
-    out = run(sequence(30, drop))
+    out = run(sequence(160, drop))
 
-    assert run(sequence(30, noise)) == []
+    assert run(sequence(160, noise)) == []
     assert transitions(out) == [("NORMAL", "WATCH", "WATCH")]
     assert out[0]["reasons"][0]["value"] == -4.5
 
@@ -176,16 +176,38 @@ def test_cost_to_trade_blowout_uses_the_largest_notional_by_default() -> None:
             {"notional": 10_000.0, "buy_bps": small, "sell_bps": 1.0},
             {"notional": 100_000.0, "buy_bps": buy, "sell_bps": 3.0},
         ]
-        return lambda t: {"cost_to_trade": ladder} if t >= 100 else {}
+        return lambda t: {"cost_to_trade": ladder} if t >= 150 else {}
 
-    assert transitions(run(sequence(110, cost(60.0)))) == [("NORMAL", "WATCH", "WATCH")]
-    assert transitions(run(sequence(110, cost(150.0))))[0][1:] == ("THROTTLE", "WIDEN_BANDS")
-    assert run(sequence(110, cost(3.0, small=500.0))) == []
+    assert transitions(run(sequence(160, cost(60.0)))) == [("NORMAL", "WATCH", "WATCH")]
+    assert transitions(run(sequence(160, cost(150.0))))[0][1:] == ("THROTTLE", "WIDEN_BANDS")
+    assert run(sequence(160, cost(3.0, small=500.0))) == []
     small = BreakerConfig(cost_notional=10_000.0)
-    assert transitions(run(sequence(110, cost(3.0, small=500.0)), small))[0][1] == "THROTTLE"
-    unfillable = run(sequence(110, cost(None)))
+    assert transitions(run(sequence(160, cost(3.0, small=500.0)), small))[0][1] == "THROTTLE"
+    unfillable = run(sequence(160, cost(None)))
     assert transitions(unfillable) == [("NORMAL", "WATCH", "WATCH")]
     assert unfillable[0]["reasons"][0]["value"] == 1e4
+
+
+def test_structurally_expensive_book_is_not_a_cost_blowout_until_it_triples() -> None:
+    def ladder(buy: float) -> list[dict[str, Any]]:
+        return [{"notional": 100_000.0, "buy_bps": buy, "sell_bps": 70.0}]
+
+    shape = lambda t: {"cost_to_trade": ladder(250.0 if t >= 200 else 80.0)}  # noqa: E731
+
+    out = run(sequence(210, shape))
+
+    assert run(sequence(300, lambda t: {"cost_to_trade": ladder(80.0)})) == []
+    assert transitions(out) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
+    assert at(out[0]) == 201.0
+
+
+def test_baseline_rules_wait_for_the_warm_up() -> None:
+    shape = lambda t: {"spread_z": 9.0, "spread_bps": 40.0, "depth_bid_25bps": 1e4}  # noqa: E731
+
+    out = run(sequence(125, lambda t: shape(t) if t >= 5 else {}))
+
+    assert transitions(out) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
+    assert at(out[0]) == 121.0  # 120 s of warm-up, then 1 s of confirmation
 
 
 def test_cost_never_fillable_is_not_a_blowout() -> None:
@@ -227,6 +249,12 @@ def test_price_band_cleared_within_fifteen_seconds_does_not_halt() -> None:
     assert at(out[1]) == 240.0  # back inside at 210 s, then 30 s of calm
 
 
+def test_band_breach_smaller_than_two_spreads_is_quote_noise() -> None:
+    wide = lambda t: {"mid": 88.0, "spread_bps": 700.0} if t >= 200 else {}  # noqa: E731
+
+    assert run(sequence(260, wide), QUIET) == []
+
+
 def test_band_tier_comes_from_the_first_matching_instrument_pattern() -> None:
     config = replace(QUIET, instrument_tiers=(("sim:BTC-*", 1), ("*", 3)))
     # 7 % stays inside the default tier-2 band but leaves the tier-1 band
@@ -247,6 +275,9 @@ def test_velocity_fires_on_a_fast_move_and_not_on_the_same_move_spread_out() -> 
     assert watch[0]["reasons"][0]["value"] == pytest.approx(1e4 * 1.5 / 101.5)
     assert transitions(run(sequence(110, crash))) == [("NORMAL", "THROTTLE", "THROTTLE")]
     assert run(sequence(200, _drift(5.0))) == []  # 25 bps per 5 s
+    # the same jump inside a 1000 bps spread is quote noise
+    wide = lambda t: {"mid": 101.5 if t >= 100 else 100.0, "spread_bps": 1000.0}  # noqa: E731
+    assert run(sequence(110, wide)) == []
 
 
 # ------------------------------------------------------------------------------ state machine
@@ -254,34 +285,34 @@ def test_velocity_fires_on_a_fast_move_and_not_on_the_same_move_spread_out() -> 
 
 def test_flapping_condition_gives_one_watch_and_resumes_only_after_calm() -> None:
     def flap(t: float) -> dict[str, Any]:
-        on = 100 <= t < 160 and int(t) % 10 < 5
+        on = 150 <= t < 210 and int(t) % 10 < 5
         return {"spread_z": 6.0, "spread_bps": 20.0} if on else {}
 
-    out = run(sequence(260, flap))
+    out = run(sequence(310, flap))
 
     assert transitions(out) == [("NORMAL", "WATCH", "WATCH"), ("WATCH", "NORMAL", "RESUME")]
-    # the last firing record is at 154.5 s: calm starts at 155 s and lasts 30 s
-    assert at(out[1]) == 185.0
+    # the last firing record is at 204.5 s: calm starts at 205 s and lasts 30 s
+    assert at(out[1]) == 235.0
     assert out[1]["reasons"] == []
     assert out[1]["severity"] == 0
 
 
 def test_throttle_steps_down_to_the_highest_level_seen_while_calm() -> None:
     def shape(t: float) -> dict[str, Any]:
-        if 100 <= t < 110:
+        if 150 <= t < 160:
             return {"spread_z": 9.0, "spread_bps": 40.0}
-        if 100 <= t < 200:
+        if 150 <= t < 250:
             return {"spread_z": 5.0, "spread_bps": 10.0}
         return {}
 
-    out = run(sequence(300, shape))
+    out = run(sequence(350, shape))
 
     assert transitions(out) == [
         ("NORMAL", "THROTTLE", "WIDEN_BANDS"),
         ("THROTTLE", "WATCH", "WATCH"),
         ("WATCH", "NORMAL", "RESUME"),
     ]
-    assert [at(s) for s in out] == [101.0, 140.0, 230.0]
+    assert [at(s) for s in out] == [151.0, 190.0, 280.0]
     assert rules(out[1]) == ["abnormal_spread"]
 
 
