@@ -90,12 +90,30 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     return main_simulate(args, resolve_settings(settings) if args.publish else settings)
 
 
+def _sink(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from streams.config import Secret
+    from streams.sinks.runner import SinkConfig
+    from streams.sinks.service import make_writer, run_sink
+
+    dsn = args.dsn or os.environ.get("POSTGRES_DSN")  # prefer the variable: argv shows in `ps`
+    writer = make_writer(args.target, path=args.path, dsn=Secret(dsn) if dsn else None)
+    config = SinkConfig(
+        group_id=args.group_id or f"streams-sink-{args.target}",
+        batch_size=args.batch_size, batch_seconds=args.batch_seconds,
+    )  # fmt: skip
+    run_sink(resolve_settings(settings), writer, config)
+    return 0
+
+
 COMMANDS: dict[str, Handler] = {
     "broker": _broker,
     "topics": _topics,
     "publish": _publish,
     "compute": _compute,
     "simulate": _simulate,
+    "sink": _sink,
 }
 
 
@@ -125,6 +143,16 @@ def _parser() -> argparse.ArgumentParser:
     compute.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
     compute.add_argument("--output", required=True, help="imbalance records, JSON lines")
     compute.add_argument("--suggestions", default=None, help="suggestion records, JSON lines")
+    from streams.simulate.command import add_arguments as simulate_arguments
+
+    simulate_arguments(sub.add_parser("simulate", help="stress-scenario book deltas (file/Kafka)"))
+    sink = sub.add_parser("sink", help="persist imbalance and suggestions (Parquet, PostgreSQL)")
+    sink.add_argument("target", choices=["parquet", "postgres"])
+    sink.add_argument("--path", help="parquet: root directory of the dataset")
+    sink.add_argument("--dsn", help="postgres: libpq DSN (default: POSTGRES_DSN)")
+    sink.add_argument("--group-id", default=None, help="default: streams-sink-<target>")
+    sink.add_argument("--batch-size", type=int, default=20_000, help="records per write")
+    sink.add_argument("--batch-seconds", type=float, default=2.0, help="max wait per batch")
     from streams.simulate.command import add_arguments as simulate_arguments
 
     simulate_arguments(sub.add_parser("simulate", help="stress-scenario book deltas (file/Kafka)"))

@@ -1,3 +1,3 @@
 """Test configuration: area fixtures live in `tests/fixtures/*.py` and load as plugins."""
 
-pytest_plugins = ["tests.fixtures.kafka"]
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.postgres"]
