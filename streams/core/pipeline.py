@@ -1,0 +1,161 @@
+"""The one function chain every shell runs: delta -> book -> metrics -> breaker.
+
+`streams compute`, the Faust workers and the audit replay all call `Pipeline.process`, so for the
+same input in the same order they produce the same records, bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.core.book import Book
+from streams.core.breaker import BreakerConfig, BreakerEngine
+from streams.core.config import MetricsConfig, config_hash
+from streams.core.metrics import MetricState, compute_imbalance
+from streams.core.types import BookDelta, SourcePosition
+
+__all__ = ["Pipeline", "PipelineCounters", "PipelineOutput", "record_id"]
+
+_STATE_VERSION = 1
+
+
+def record_id(position: SourcePosition) -> str:
+    """Identity of an output record: the input record it was computed from."""
+    return f"{position.topic}/{position.partition}/{position.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOutput:
+    """What one input delta produced: at most one imbalance record and any suggestions."""
+
+    imbalance: dict[str, Any] | None
+    suggestions: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class PipelineCounters:
+    """Counts of what the book had to reject or repair (exported as metrics by the shells)."""
+
+    deltas: int = 0
+    records: int = 0
+    snapshots: int = 0
+    gaps: int = 0
+    crossed: int = 0
+    dropped_invalid: int = 0
+
+
+@dataclass(slots=True)
+class _Instrument:
+    book: Book = field(default_factory=Book)
+    metrics: MetricState = field(default_factory=MetricState)
+
+
+_EMPTY: list[dict[str, Any]] = []
+
+
+class Pipeline:
+    """Per-instrument books and metric state, fed one venue packet at a time.
+
+    A snapshot replaces the book and makes it valid. A delta whose `prev_sequence` does not chain
+    to the last applied `sequence` (a gap), or a book left crossed/locked after a packet, makes
+    the book invalid: it emits nothing until the next snapshot rebuilds it.
+    """
+
+    def __init__(self, metrics: MetricsConfig | None = None, breaker: BreakerConfig | None = None):
+        self.metrics_config = metrics or MetricsConfig()
+        self.breaker_config = breaker or BreakerConfig()
+        self.breaker = BreakerEngine(self.breaker_config)
+        self.config_hash = config_hash(self.metrics_config.as_dict(), self.breaker_config.as_dict())
+        self.counters = PipelineCounters()
+        self._instruments: dict[str, _Instrument] = {}
+
+    def instruments(self) -> list[str]:
+        return sorted(self._instruments)
+
+    def book(self, instrument: str) -> Book | None:
+        state = self._instruments.get(instrument)
+        return None if state is None else state.book
+
+    def process(self, delta: BookDelta, position: SourcePosition) -> PipelineOutput:
+        key = delta.instrument
+        state = self._instruments.get(key)
+        if state is None:
+            state = self._instruments[key] = _Instrument()
+        book = state.book
+        counters = self.counters
+        counters.deltas += 1
+        max_levels = self.metrics_config.max_levels
+        if delta.is_snapshot:
+            counters.snapshots += 1
+            book.reset()
+            state.metrics.on_book_reset()
+        elif not book.valid:
+            counters.dropped_invalid += 1
+            return PipelineOutput(None, _EMPTY)
+        elif (
+            delta.prev_sequence is not None
+            and book.last_sequence is not None
+            and delta.prev_sequence != book.last_sequence
+        ):
+            counters.gaps += 1
+            self._invalidate(key, state)
+            return PipelineOutput(None, _EMPTY)
+        book.bids.apply(delta.bid_prices, delta.bid_sizes, max_levels)
+        book.asks.apply(delta.ask_prices, delta.ask_sizes, max_levels)
+        book.last_sequence = delta.sequence
+        if book.is_crossed():
+            counters.crossed += 1
+            self._invalidate(key, state)
+            return PipelineOutput(None, _EMPTY)
+        fields = compute_imbalance(book, state.metrics, self.metrics_config, delta.event_time)
+        if fields is None:
+            return PipelineOutput(None, _EMPTY)
+        counters.records += 1
+        record = {
+            "record_id": f"{position.topic}/{position.partition}/{position.offset}",
+            "exchange": delta.exchange,
+            "symbol": delta.symbol,
+            "event_time": delta.event_time,
+            "receive_time": delta.receive_time,
+            "source_topic": position.topic,
+            "source_partition": position.partition,
+            "source_offset": position.offset,
+            "config_hash": self.config_hash,
+            **fields,
+        }
+        return PipelineOutput(record, self.breaker.on_imbalance(record))
+
+    def _invalidate(self, key: str, state: _Instrument) -> None:
+        state.book.invalidate()
+        state.metrics.on_book_reset()
+        self.breaker.on_book_reset(key)
+
+    # -- state for checkpoints and hand-over --------------------------------------------------
+    def snapshot_state(self, instrument: str) -> bytes:
+        """Everything the pipeline remembers about one instrument, as canonical JSON bytes."""
+        state = self._instruments.get(instrument)
+        if state is None:
+            state = _Instrument()
+        document = {
+            "version": _STATE_VERSION,
+            "config_hash": self.config_hash,
+            "book": state.book.snapshot(),
+            "metrics": state.metrics.snapshot(),
+            "breaker": self.breaker.snapshot_state(instrument),
+        }
+        return json.dumps(document, separators=(",", ":"), allow_nan=True).encode()
+
+    def restore_state(self, instrument: str, data: bytes) -> None:
+        document = json.loads(data)
+        if document.get("version") != _STATE_VERSION:
+            raise ValueError(f"{instrument}: unsupported state version {document.get('version')}")
+        self._instruments[instrument] = _Instrument(
+            Book.restore(document["book"]), MetricState.restore(document["metrics"])
+        )
+        self.breaker.restore_state(instrument, document["breaker"])
+
+    def forget(self, instrument: str) -> None:
+        self._instruments.pop(instrument, None)
+        self.breaker.forget(instrument)
