@@ -10,11 +10,15 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException
 
 from streams.config import ENVIRONMENT, Settings
 from streams.exceptions import StreamsError
+
+if TYPE_CHECKING:
+    from streams.audit.replay import ReplayRequest
 
 __all__ = ["COMMANDS", "main"]
 
@@ -76,6 +80,27 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _connect(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.connectors.session import ConnectorConfig, run_connector
+
+    settings = resolve_settings(settings)
+    config = ConnectorConfig(
+        venue=args.venue,
+        symbols=tuple(symbol.strip() for symbol in args.symbols.split(",")),
+        topic=args.topic,
+        url_override=args.url_override,
+        rest_override=args.rest_override,
+        stale_after_s=args.stale_after,
+    )
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+    counters = run_connector(settings, config)
+    print(f"connect {args.venue.upper()}: {counters}", file=sys.stderr)
+    return 0
+
+
 def _compute(args: argparse.Namespace, settings: Settings) -> int:
     from streams.offline import compute_to_files
 
@@ -84,10 +109,133 @@ def _compute(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.simulate.command import main_simulate
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from faust.worker import Worker
 
-    return main_simulate(args, resolve_settings(settings) if args.publish else settings)
+    from streams.agents.app import WorkerConfig, build_app
+    from streams.core.pipeline import Pipeline
+    from streams.transport import create_topics, partition_count, topic_specs
+
+    settings = resolve_settings(settings)
+    create_topics(settings, topic_specs(settings.topics, partitions=args.partitions))
+    config = WorkerConfig(
+        app_id=args.app_id,
+        partitions=partition_count(settings, settings.topics.book_deltas),
+        batch_size=args.batch_size,
+        checkpoint_every=args.checkpoint_every,
+        web_host=args.web_host,
+        web_port=args.web_port,
+        processing_guarantee=args.processing_guarantee,
+    )
+    app = build_app(settings, config, Pipeline())
+    Worker(
+        app, loglevel="INFO" if not args.verbose else "DEBUG", quiet=True
+    ).execute_from_commandline()
+    return 0
+
+
+def parse_time(text: str) -> int:
+    """ISO-8601 (`2021-10-12T00:28:00Z`) or epoch seconds/ms/µs, to epoch microseconds."""
+    from datetime import UTC, datetime
+
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as error:
+            raise StreamsError(f"not a time: {text!r} (ISO-8601 or epoch)") from error
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1_000_000)
+    if number > 1e14:
+        return int(number)  # already microseconds
+    if number > 1e11:
+        return int(number * 1_000)  # milliseconds
+    return int(number * 1_000_000)
+
+
+def _replay_request(args: argparse.Namespace) -> ReplayRequest:
+    from streams.audit.replay import ReplayRequest
+
+    instruments = frozenset(args.instrument) if args.instrument else None
+    return ReplayRequest(
+        start_us=parse_time(args.start), end_us=parse_time(args.end), instruments=instruments
+    )
+
+
+def _progress_bar() -> Callable[[int, int], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(unit="rec", unit_scale=True, file=sys.stderr, disable=None)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from streams.audit.replay import replay
+    from streams.offline import dump_record
+
+    settings = resolve_settings(settings)
+    result = replay(settings, _replay_request(args), progress=_progress_bar())
+    if args.to_topics:
+        from streams.codec import TopicCodecs
+        from streams.transport import KafkaOutputSink
+
+        replay_topics = settings.topics.replay()
+        codecs = TopicCodecs.register(settings, replay_topics)
+        sink = KafkaOutputSink(settings)
+        for record in result.imbalance:
+            key = f"{record['exchange']}:{record['symbol']}".encode()
+            sink.produce(replay_topics.imbalance, key, codecs.imbalance.encode(record))
+        for record in result.suggestions:
+            key = f"{record['exchange']}:{record['symbol']}".encode()
+            sink.produce(replay_topics.suggestions, key, codecs.suggestion.encode(record))
+        sink.flush()
+    else:
+        output = Path(args.output)
+        output.mkdir(parents=True, exist_ok=True)
+        for name, records in (("imbalance", result.imbalance), ("suggestions", result.suggestions)):
+            with (output / f"{name}.jsonl").open("w", encoding="utf-8") as file:
+                file.writelines(dump_record(record) + "\n" for record in records)
+    print(
+        f"replayed {result.records_read} records ({result.records_per_second:,.0f}/s): "
+        f"{len(result.imbalance)} imbalance, {len(result.suggestions)} suggestions",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from streams.audit.audit import run_audit
+
+    settings = resolve_settings(settings)
+    outcome = run_audit(
+        settings, _replay_request(args),
+        report_dir=Path(args.report) if args.report else None, progress=_progress_bar(),
+    )  # fmt: skip
+    for comparison in (outcome.imbalance, outcome.suggestions):
+        print(
+            f"{comparison.topic}: replayed {comparison.replayed}, live {comparison.live}, "
+            f"matched {comparison.matched}, differences {len(comparison.differences)}"
+        )
+        for difference in comparison.differences:
+            print(f"  {difference.describe()}")
+    replayed = outcome.replay
+    print(f"replay: {replayed.records_read} records in {replayed.seconds:.2f} s "
+          f"({replayed.records_per_second:,.0f}/s)")  # fmt: skip
+    if outcome.report is not None:
+        print(f"report: {outcome.report}")
+    return 0 if outcome.ok else 1
 
 
 def _sink(args: argparse.Namespace, settings: Settings) -> int:
@@ -107,13 +255,23 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.simulate.command import main_simulate
+
+    return main_simulate(args, resolve_settings(settings) if args.publish else settings)
+
+
 COMMANDS: dict[str, Handler] = {
     "broker": _broker,
     "topics": _topics,
     "publish": _publish,
     "compute": _compute,
-    "simulate": _simulate,
+    "worker": _worker,
+    "replay": _replay,
+    "audit": _audit,
+    "connect": _connect,
     "sink": _sink,
+    "simulate": _simulate,
 }
 
 
@@ -143,9 +301,47 @@ def _parser() -> argparse.ArgumentParser:
     compute.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
     compute.add_argument("--output", required=True, help="imbalance records, JSON lines")
     compute.add_argument("--suggestions", default=None, help="suggestion records, JSON lines")
-    from streams.simulate.command import add_arguments as simulate_arguments
 
-    simulate_arguments(sub.add_parser("simulate", help="stress-scenario book deltas (file/Kafka)"))
+    connect = sub.add_parser("connect", help="live L2 books from a venue into Kafka")
+    connect.add_argument("venue", help="BINANCE, KRAKEN, OKX, ... (see docs/connectors.md)")
+    connect.add_argument("--symbols", required=True, help="A,B as the venue spells them")
+    connect.add_argument("--topic", default=None, help="default: STREAMS_TOPIC_BOOK_DELTAS")
+    connect.add_argument("--url-override", default=None, help="websocket URL (replay server)")
+    connect.add_argument("--rest-override", default=None, help="scheme://host:port for REST")
+    connect.add_argument("--stale-after", type=float, default=30.0, help="watchdog seconds")
+    connect.add_argument("--metrics-port", type=int, default=0, help="Prometheus /metrics")
+
+    worker = sub.add_parser("worker", help="run a Faust stream worker (scale out: run more)")
+    worker.add_argument(
+        "--app-id", default="streams-worker", help="consumer group and table prefix"
+    )
+    worker.add_argument(
+        "--partitions", type=int, default=4, help="partitions if topics are created"
+    )
+    worker.add_argument("--batch-size", type=int, default=2000)
+    worker.add_argument("--checkpoint-every", type=int, default=5000, help="records per partition")
+    worker.add_argument("--web-host", default="127.0.0.1")
+    worker.add_argument("--web-port", type=int, default=6066, help="/metrics, /healthz, /readyz")
+    worker.add_argument(
+        "--processing-guarantee", choices=["at_least_once", "exactly_once"], default="at_least_once"
+    )
+
+    for name, text in (
+        ("replay", "recompute outputs for a time range (never writes the live topics)"),
+        ("audit", "replay a time range and compare with the live topics (exit 1 on mismatch)"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--from", dest="start", required=True, help="ISO-8601 or epoch")
+        command.add_argument("--to", dest="end", required=True, help="ISO-8601 or epoch")
+        command.add_argument("--instrument", action="append", help="EXCHANGE:SYMBOL (repeatable)")
+        if name == "replay":
+            target = command.add_mutually_exclusive_group()
+            target.add_argument(
+                "--output", default="replay-output", help="directory for JSON lines"
+            )
+            target.add_argument("--to-topics", action="store_true", help="write replay.* topics")
+        else:
+            command.add_argument("--report", default=None, help="directory for the HTML report")
     sink = sub.add_parser("sink", help="persist imbalance and suggestions (Parquet, PostgreSQL)")
     sink.add_argument("target", choices=["parquet", "postgres"])
     sink.add_argument("--path", help="parquet: root directory of the dataset")

@@ -219,6 +219,13 @@ class TopicCodecs:
     def encode_delta(self, delta: BookDelta) -> bytes:
         return self.book_delta.encode(delta_to_record(delta))
 
+    def decode_keyed_delta(self, key: bytes | None, value: bytes | None) -> BookDelta:
+        """Decode an input record; its key must be the delta's instrument id (the partitioning)."""
+        delta = self.decode_delta(value or b"")
+        if key is None or key.decode("utf-8", "replace") != delta.instrument:
+            raise CodecError(f"record key {key!r} is not the instrument id {delta.instrument!r}")
+        return delta
+
     def decode_delta(self, data: bytes) -> BookDelta:
         record = self.book_delta.decode(data)
         try:

@@ -32,10 +32,13 @@ from streams.exceptions import StreamsError
 __all__ = [
     "DeliveryError",
     "DeltaPublisher",
+    "KafkaOutputSink",
     "TopicSpec",
     "create_topics",
     "make_consumer",
     "make_producer",
+    "partition_count",
+    "read_partition_range",
     "read_topic",
     "topic_specs",
 ]
@@ -54,6 +57,8 @@ def make_producer(settings: Settings, **overrides: Any) -> Producer:
         "enable.idempotence": True,
         "acks": "all",
         "compression.type": "lz4",
+        # Java's partitioner: keys land where Kafka Streams, aiokafka and Faust tables expect them.
+        "partitioner": "murmur2_random",
         "linger.ms": 20,
         "batch.size": 512 * 1024,
         "queue.buffering.max.messages": 500_000,
@@ -211,3 +216,70 @@ def read_topic(settings: Settings, topic: str, *, timeout_s: float = 60.0) -> It
                     del ends[partition]
     finally:
         consumer.close()
+
+
+def read_partition_range(
+    settings: Settings, topic: str, partition: int, start: int, end: int, timeout_s: float = 120.0
+) -> Iterator[Message]:
+    """Yield the records of offsets [start, end) of one partition (worker catch-up, replays)."""
+    if start >= end:
+        return
+    consumer = make_consumer(settings, "streams-range-reader")
+    try:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if time.monotonic() > deadline:
+                raise StreamsError(f"reading {topic}[{partition}] {start}..{end}: timed out")
+            for message in consumer.consume(num_messages=5000, timeout=0.5):
+                if message.error() is not None:
+                    raise StreamsError(f"reading {topic}[{partition}]: {message.error()}")
+                offset = message.offset()
+                if offset is None or offset >= end:
+                    return
+                yield message
+                if offset + 1 >= end:
+                    return
+    finally:
+        consumer.close()
+
+
+class KafkaOutputSink:
+    """Produce output records with librdkafka; `flush` raises if any record was not delivered."""
+
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
+        self._producer = make_producer(settings, **overrides)
+        self._errors: list[str] = []
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._errors.append(f"{message.topic()}[{message.partition()}]: {error}")
+
+    def produce(
+        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.05)  # local queue full: let deliveries drain, then retry
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        remaining = self._producer.flush(timeout_s)
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise DeliveryError(f"{len(errors)} output record(s) failed: {errors[0]}")
+        if remaining:
+            raise DeliveryError(f"{remaining} output record(s) undelivered after {timeout_s:.0f} s")
+
+
+def partition_count(settings: Settings, topic: str) -> int:
+    """Number of partitions of an existing topic."""
+    admin = AdminClient({**settings.kafka_client_config(), "log_level": 0})
+    metadata = admin.list_topics(topic, timeout=30).topics.get(topic)
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        raise StreamsError(f"topic {topic} does not exist")
+    return len(metadata.partitions)

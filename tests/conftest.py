@@ -1,3 +1,3 @@
 """Test configuration: area fixtures live in `tests/fixtures/*.py` and load as plugins."""
 
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.postgres"]
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.workers", "tests.fixtures.postgres"]

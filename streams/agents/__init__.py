@@ -1,0 +1,1 @@
+"""The Faust stream workers: agents, tables, topics."""

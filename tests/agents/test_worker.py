@@ -1,0 +1,113 @@
+"""The Faust worker on the real broker: same outputs as the offline command, crash recovery,
+rebalancing between two workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streams.codec import TopicCodecs
+from streams.config import Settings
+from streams.core.pipeline import Pipeline
+from streams.core.types import BookDelta
+from streams.sources.spec import open_source
+from streams.transport import DeltaPublisher, create_topics, topic_specs
+from tests.fixtures.workers import (
+    RECORDINGS,
+    OutputCollector,
+    WorkerFactory,
+    by_instrument,
+    first_differences,
+)
+
+pytestmark = pytest.mark.integration
+
+RECORDING = RECORDINGS / "BYBIT.jsonl.zst"
+
+
+def _recording() -> tuple[list[BookDelta], list[dict[str, Any]]]:
+    """The recording's deltas and what the offline pipeline computes from them."""
+    pipeline = Pipeline()
+    deltas, expected = [], []
+    for delta, position in open_source(f"raw:BYBIT:{RECORDING}"):
+        deltas.append(delta)
+        output = pipeline.process(delta, position)
+        if output.imbalance is not None:
+            expected.append(dict(output.imbalance))
+    return deltas, expected
+
+
+def _publish(settings: Settings, deltas: list[BookDelta]) -> None:
+    publisher = DeltaPublisher(settings, TopicCodecs.register(settings))
+    publisher.publish_many(deltas)
+    publisher.flush()
+
+
+def _collector(settings: Settings) -> OutputCollector:
+    codecs = TopicCodecs.register(settings)
+    return OutputCollector(settings, settings.topics.imbalance, codecs.imbalance, "record_id")
+
+
+@pytest.fixture
+def topics_ready(kafka_settings: Settings) -> Settings:
+    create_topics(kafka_settings, topic_specs(kafka_settings.topics, partitions=3))
+    return kafka_settings
+
+
+def test_worker_imbalance_topic_equals_offline_output(
+    topics_ready: Settings, worker_factory: WorkerFactory
+) -> None:
+    deltas, expected = _recording()
+    _publish(topics_ready, deltas)
+    collector = _collector(topics_ready)
+
+    worker = worker_factory()
+    collector.wait_for(len(expected), 240, alive=lambda: worker.process.poll() is None)
+    collector.poll(2)  # anything beyond the expected count would show up here
+
+    assert len(expected) > 1000
+    assert collector.conflicts == []
+    assert first_differences(by_instrument(list(collector.records.values())), by_instrument(expected)) == []
+
+
+def test_worker_killed_mid_stream_recovers_books_from_the_changelog(
+    topics_ready: Settings, worker_factory: WorkerFactory
+) -> None:
+    deltas, expected = _recording()
+    half = len(deltas) // 2
+    _publish(topics_ready, deltas[:half])
+    collector = _collector(topics_ready)
+    first = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
+    collector.wait_for(len(expected) // 4, 240, alive=lambda: first.process.poll() is None)
+
+    first.kill()
+    _publish(topics_ready, deltas[half:])
+    second = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
+    collector.wait_for(len(expected), 240, alive=lambda: second.process.poll() is None)
+    collector.poll(2)
+
+    assert collector.conflicts == []
+    assert first_differences(by_instrument(list(collector.records.values())), by_instrument(expected)) == []
+
+
+def test_two_workers_share_partitions_and_hand_over_book_state(
+    topics_ready: Settings, worker_factory: WorkerFactory
+) -> None:
+    deltas, expected = _recording()
+    third = len(deltas) // 3
+    collector = _collector(topics_ready)
+    first = worker_factory("--checkpoint-every", "200")
+    _publish(topics_ready, deltas[:third])
+    collector.wait_for(len(expected) // 5, 240, alive=lambda: first.process.poll() is None)
+
+    second = worker_factory("--checkpoint-every", "200")
+    _publish(topics_ready, deltas[third : 2 * third])
+    collector.wait_for(len(expected) // 2, 240, alive=lambda: second.process.poll() is None)
+    assert first.terminate() == 0
+    _publish(topics_ready, deltas[2 * third :])
+    collector.wait_for(len(expected), 240, alive=lambda: second.process.poll() is None)
+    collector.poll(2)
+
+    assert collector.conflicts == []
+    assert first_differences(by_instrument(list(collector.records.values())), by_instrument(expected)) == []
