@@ -147,6 +147,30 @@ class LocalBroker:
             raise
         return state
 
+    def restart(self, *, heap_mb: int = 512, crash: bool = False) -> BrokerProcess:
+        """Stop the running broker and start it again on the same ports with the same data.
+
+        Clients see an outage, not a new cluster: the address, topics, committed offsets and
+        records are all still there. `crash=True` kills it (SIGKILL, log recovery on start).
+        """
+        try:
+            state = BrokerProcess(**json.loads(self.state_file.read_text()))
+        except (OSError, ValueError, TypeError) as error:
+            raise BrokerError(f"no broker to restart in {self.state_dir}: {error}") from error
+        if crash and _pid_alive(state.pid):
+            os.kill(state.pid, signal.SIGKILL)
+            while _pid_alive(state.pid):
+                _reap(state.pid)
+                time.sleep(0.05)
+        else:
+            _terminate(state.pid)
+        properties = Path(state.data_dir) / "server.properties"
+        process = self._launch(self.ensure_jars(), properties, Path(state.log_file), heap_mb)
+        state = BrokerProcess(process.pid, state.bootstrap_servers, state.data_dir, state.log_file)
+        self.state_file.write_text(json.dumps(asdict(state)))
+        wait_until_reachable(state.bootstrap_servers, _START_TIMEOUT_S, process)
+        return state
+
     def stop(self) -> bool:
         """Stop the broker cleanly (SIGTERM, then SIGKILL after a timeout); True if one ran."""
         try:
