@@ -261,7 +261,21 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     return main_simulate(args, resolve_settings(settings) if args.publish else settings)
 
 
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from streams.run import RunConfig, run_all
+
+    summary = run_all(settings, RunConfig(output=Path(args.output), partitions=args.partitions))
+    print(summary.table())
+    print(f"\n{summary.deltas} book deltas; Parquet dataset: {summary.parquet}")
+    print(f"audit: {summary.audit_differences} differences; report: {summary.report}")
+    return 0 if summary.audit_differences == 0 else 1
+
+
 COMMANDS: dict[str, Handler] = {
+    "run": _run,
+    "demo": _run,
     "broker": _broker,
     "topics": _topics,
     "publish": _publish,
@@ -287,6 +301,14 @@ def _parser() -> argparse.ArgumentParser:
     broker = sub.add_parser("broker", help="run a local single-node Kafka (KRaft) from Maven jars")
     broker.add_argument("action", choices=["start", "stop", "status"])
     broker.add_argument("--heap-mb", type=int, default=512)
+
+    for name, text in (
+        ("run", "every role in one go on this machine (local broker unless one is configured)"),
+        ("demo", "`run` on the bundled real exchange recordings (demo/recordings)"),
+    ):
+        run = sub.add_parser(name, help=text)
+        run.add_argument("--output", default="streams-output", help="Parquet, logs, report")
+        run.add_argument("--partitions", type=int, default=4)
 
     topics = sub.add_parser("topics", help="create the product's topics (idempotent)")
     topics.add_argument("action", choices=["create"])
