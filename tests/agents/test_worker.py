@@ -55,20 +55,22 @@ def topics_ready(kafka_settings: Settings) -> Settings:
     return kafka_settings
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_worker_imbalance_topic_equals_offline_output(
-    topics_ready: Settings, worker_factory: WorkerFactory
+    topics_ready: Settings, worker_factory: WorkerFactory, guarantee: str
 ) -> None:
     deltas, expected = _recording()
     _publish(topics_ready, deltas)
     collector = _collector(topics_ready)
 
-    worker = worker_factory()
+    worker = worker_factory("--processing-guarantee", guarantee)
     collector.wait_for(len(expected), 240, alive=lambda: worker.process.poll() is None)
     collector.poll(2)  # anything beyond the expected count would show up here
 
     assert len(expected) > 1000
     assert collector.conflicts == []
-    assert first_differences(by_instrument(list(collector.records.values())), by_instrument(expected)) == []
+    got = by_instrument(list(collector.records.values()))
+    assert first_differences(got, by_instrument(expected)) == []
 
 
 def test_worker_killed_mid_stream_recovers_books_from_the_changelog(
@@ -88,7 +90,8 @@ def test_worker_killed_mid_stream_recovers_books_from_the_changelog(
     collector.poll(2)
 
     assert collector.conflicts == []
-    assert first_differences(by_instrument(list(collector.records.values())), by_instrument(expected)) == []
+    got = by_instrument(list(collector.records.values()))
+    assert first_differences(got, by_instrument(expected)) == []
 
 
 def test_two_workers_share_partitions_and_hand_over_book_state(
@@ -110,4 +113,5 @@ def test_two_workers_share_partitions_and_hand_over_book_state(
     collector.poll(2)
 
     assert collector.conflicts == []
-    assert first_differences(by_instrument(list(collector.records.values())), by_instrument(expected)) == []
+    got = by_instrument(list(collector.records.values()))
+    assert first_differences(got, by_instrument(expected)) == []
