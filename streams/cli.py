@@ -261,6 +261,12 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     return main_simulate(args, resolve_settings(settings) if args.publish else settings)
 
 
+def _dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.dashboard.command import main_dashboard
+
+    return main_dashboard(args, resolve_settings(settings))
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -286,6 +292,7 @@ COMMANDS: dict[str, Handler] = {
     "connect": _connect,
     "sink": _sink,
     "simulate": _simulate,
+    "dashboard": _dashboard,
 }
 
 
@@ -374,6 +381,9 @@ def _parser() -> argparse.ArgumentParser:
     from streams.simulate.command import add_arguments as simulate_arguments
 
     simulate_arguments(sub.add_parser("simulate", help="stress-scenario book deltas (file/Kafka)"))
+    from streams.dashboard.command import add_arguments as dashboard_arguments
+
+    dashboard_arguments(sub.add_parser("dashboard", help="live web view of the output topics"))
     return parser
 
 
