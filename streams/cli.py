@@ -7,22 +7,35 @@ input) ends with one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import logging.config
 import sys
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException
 
 from streams.config import ENVIRONMENT, Settings
 from streams.exceptions import StreamsError
+from streams.operations import HealthServer, logging_config
 
 if TYPE_CHECKING:
     from streams.audit.replay import ReplayRequest
+    from streams.connectors.session import Connector
+    from streams.sinks.runner import SinkRunner
 
 __all__ = ["COMMANDS", "main"]
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+SINK_STALL_S = 120.0  # a sink loop that has not polled for this long fails its liveness probe
+
+
+def _health_server(host: str, port: int) -> HealthServer | None:
+    """/metrics, /healthz and /readyz for roles that are not Faust apps (port 0: none)."""
+    return HealthServer(host, port).start() if port else None
 
 
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,11 +105,18 @@ def _connect(args: argparse.Namespace, settings: Settings) -> int:
         rest_override=args.rest_override,
         stale_after_s=args.stale_after,
     )
-    if args.metrics_port:
-        from prometheus_client import start_http_server
+    health = _health_server(args.web_host, args.metrics_port)
 
-        start_http_server(args.metrics_port, addr="127.0.0.1")
-    counters = run_connector(settings, config)
+    def started(connector: Connector, loop: asyncio.AbstractEventLoop) -> None:
+        from streams.operations import event_loop_alive
+
+        if health is not None:  # ready: every connection up, every book synced since its resync
+            health.bind(
+                live=lambda: event_loop_alive(loop), ready=lambda: connector.synced,
+                detail=lambda: {"venue": connector.venue, **asdict(connector.counters)},
+            )  # fmt: skip
+
+    counters = run_connector(settings, config, started)
     print(f"connect {args.venue.upper()}: {counters}", file=sys.stderr)
     return 0
 
@@ -128,8 +148,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         processing_guarantee=args.processing_guarantee,
     )
     app = build_app(settings, config, Pipeline())
+    level = "INFO" if not args.verbose else "DEBUG"
     Worker(
-        app, loglevel="INFO" if not args.verbose else "DEBUG", quiet=True
+        app, loglevel=level, quiet=True, logging_config=logging_config(settings.log_format, level)
     ).execute_from_commandline()
     return 0
 
@@ -251,7 +272,17 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         group_id=args.group_id or f"streams-sink-{args.target}",
         batch_size=args.batch_size, batch_seconds=args.batch_seconds,
     )  # fmt: skip
-    run_sink(resolve_settings(settings), writer, config)
+    health = _health_server(args.web_host, args.web_port)
+
+    def started(runner: SinkRunner) -> None:
+        if health is not None:  # live: the loop polls every 0.5 s; ready: the target takes writes
+            health.bind(
+                live=lambda: time.monotonic() - runner.polled_at < SINK_STALL_S,
+                ready=lambda: not runner.backing_off,
+                detail=lambda: {"sink": writer.name, **asdict(runner.stats)},
+            )  # fmt: skip
+
+    run_sink(resolve_settings(settings), writer, config, started)
     return 0
 
 
@@ -338,7 +369,9 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_argument("--url-override", default=None, help="websocket URL (replay server)")
     connect.add_argument("--rest-override", default=None, help="scheme://host:port for REST")
     connect.add_argument("--stale-after", type=float, default=30.0, help="watchdog seconds")
-    connect.add_argument("--metrics-port", type=int, default=0, help="Prometheus /metrics")
+    connect.add_argument("--web-host", default="127.0.0.1", help="0.0.0.0 in a container")
+    connect.add_argument("--web-port", "--metrics-port", dest="metrics_port", type=int, default=0,
+                         help="/metrics, /healthz, /readyz (0: off)")  # fmt: skip
 
     worker = sub.add_parser("worker", help="run a Faust stream worker (scale out: run more)")
     worker.add_argument(
@@ -378,6 +411,8 @@ def _parser() -> argparse.ArgumentParser:
     sink.add_argument("--group-id", default=None, help="default: streams-sink-<target>")
     sink.add_argument("--batch-size", type=int, default=20_000, help="records per write")
     sink.add_argument("--batch-seconds", type=float, default=2.0, help="max wait per batch")
+    sink.add_argument("--web-host", default="127.0.0.1", help="0.0.0.0 in a container")
+    sink.add_argument("--web-port", type=int, default=0, help="health and metrics (0: off)")
     from streams.simulate.command import add_arguments as simulate_arguments
 
     simulate_arguments(sub.add_parser("simulate", help="stress-scenario book deltas (file/Kafka)"))
@@ -389,12 +424,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     try:
         settings = Settings.from_environment()
+        level = "DEBUG" if args.verbose else "INFO"
+        logging.config.dictConfig(logging_config(settings.log_format, level))
         return COMMANDS[args.command](args, settings)
     except (StreamsError, KafkaException, OSError) as error:
         print(f"streams: error: {error}", file=sys.stderr)

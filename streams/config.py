@@ -31,9 +31,11 @@ ENVIRONMENT: dict[str, str] = {
     "STREAMS_TOPIC_DEAD_LETTER": "book-deltas.dead-letter",
     "STREAMS_HOME": "~/.cache/streams (Kafka jars, broker data, state)",
     "STREAMS_KAFKA_VERSION": "3.9.1 (the org.apache.kafka:kafka_2.13 version Maven fetches)",
+    "STREAMS_LOG_FORMAT": "text (or json: one JSON object per line, for log shippers)",
 }
 
 _SECURITY_PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
+_LOG_FORMATS = ("text", "json")
 
 
 class ConfigurationError(StreamsError):
@@ -99,8 +101,13 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
     home: Path = field(default_factory=lambda: Path.home() / ".cache" / "streams")
     kafka_version: str = "3.9.1"
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
+        if self.log_format not in _LOG_FORMATS:
+            raise ConfigurationError(
+                f"STREAMS_LOG_FORMAT={self.log_format!r}: expected one of {list(_LOG_FORMATS)}"
+            )
         if self.security_protocol not in _SECURITY_PROTOCOLS:
             raise ConfigurationError(
                 f"KAFKA_SECURITY_PROTOCOL={self.security_protocol!r}: "
@@ -154,6 +161,7 @@ class Settings:
             topics=topics,
             home=Path(home).expanduser() if home else Path.home() / ".cache" / "streams",
             kafka_version=text("STREAMS_KAFKA_VERSION") or "3.9.1",
+            log_format=(text("STREAMS_LOG_FORMAT") or "text").lower(),
         )
 
     def with_bootstrap(self, bootstrap_servers: str) -> Settings:

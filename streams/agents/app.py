@@ -209,7 +209,9 @@ def _record_metrics(stats: Any) -> None:
 def _add_pages(app: faust.App, state: _WorkerState) -> None:
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; the text format is UTF-8 anyway
+        content_type = CONTENT_TYPE_LATEST.split("; charset")[0]
+        return web.bytes(generate_latest(), content_type=content_type)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

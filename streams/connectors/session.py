@@ -17,7 +17,7 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -425,8 +425,15 @@ class DeadLetterSink:
             raise DeliveryError(f"dead letters: {len(errors)} failed, {remaining} undelivered")
 
 
-def run_connector(settings: Settings, config: ConnectorConfig) -> ConnectorCounters:
-    """Run until SIGINT or SIGTERM, flush, and return the counters (the CLI's `connect`)."""
+def run_connector(
+    settings: Settings,
+    config: ConnectorConfig,
+    started: Callable[[Connector, asyncio.AbstractEventLoop], None] | None = None,
+) -> ConnectorCounters:
+    """Run until SIGINT or SIGTERM, flush, and return the counters (the CLI's `connect`).
+
+    `started` gets the connector and its event loop before the first connection (health pages).
+    """
     from streams.codec import TopicCodecs
     from streams.transport import DeltaPublisher
 
@@ -437,6 +444,8 @@ def run_connector(settings: Settings, config: ConnectorConfig) -> ConnectorCount
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, connector.stop)
+        if started is not None:
+            started(connector, loop)
         await connector.run()
 
     asyncio.run(main())

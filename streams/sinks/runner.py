@@ -88,6 +88,7 @@ class SinkRunner:
         self._skip_through: dict[_Key, int] = {}
         self._paused = False
         self.stats = SinkStats()
+        self.polled_at = time.monotonic()  # liveness: the loop polls at least every 0.5 s
 
     # -- main loop ------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> SinkStats:
@@ -120,10 +121,16 @@ class SinkRunner:
             messages = self._consumer.consume(
                 num_messages=min(config.batch_size - count, 10_000), timeout=min(remaining, 0.5)
             )
+            self.polled_at = time.monotonic()
             for message in messages:
                 count += self._add(message)
             if count and started is None:
                 started = time.monotonic()
+
+    @property
+    def backing_off(self) -> bool:
+        """True while the target is down and a batch waits for its retry (not ready)."""
+        return self._paused
 
     # -- records --------------------------------------------------------------------------------
     def _add(self, message: Message) -> int:
@@ -213,6 +220,7 @@ class SinkRunner:
             timeout = max(0.01, min(0.5, deadline - time.monotonic()))
             for message in self._consumer.consume(num_messages=1000, timeout=timeout):
                 self._add(message)  # fetched before the pause: kept for the next batch
+            self.polled_at = time.monotonic()
 
     def _commit(self, batches: Sequence[PartitionBatch]) -> None:
         self.stats.batches += 1

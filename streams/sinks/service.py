@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from streams.codec import TopicCodecs
@@ -35,14 +36,24 @@ def make_writer(target: str, *, path: str | None = None, dsn: Secret | None = No
     raise SinkConfigurationError(f"unknown sink {target!r} (parquet, postgres)")
 
 
-def run_sink(settings: Settings, writer: BatchWriter, config: SinkConfig) -> SinkStats:
-    """Run until SIGTERM or SIGINT; the batch in hand is written and committed first."""
+def run_sink(
+    settings: Settings,
+    writer: BatchWriter,
+    config: SinkConfig,
+    started: Callable[[SinkRunner], None] | None = None,
+) -> SinkStats:
+    """Run until SIGTERM or SIGINT; the batch in hand is written and committed first.
+
+    `started` gets the runner before it consumes (health pages).
+    """
     dead_letter = [s for s in topic_specs(settings.topics) if s.name == settings.topics.dead_letter]
     create_topics(settings, dead_letter)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     runner = SinkRunner(settings, TopicCodecs.register(settings), writer, config)
+    if started is not None:
+        started(runner)
     try:
         stats = runner.run(stop)
     finally:

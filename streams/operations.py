@@ -1,0 +1,164 @@
+"""What every long-running role needs to be operated: health pages, metrics, log format.
+
+The worker serves `/metrics`, `/healthz` and `/readyz` from its Faust web server
+(`streams.agents.app`). Connectors and sinks are not Faust apps, so they serve the same three pages
+from `HealthServer`, a small threaded HTTP server: liveness asks the role's main loop whether it
+still turns (a stuck loop fails the probe and the orchestrator restarts the process), readiness
+asks whether the role does its job right now (books in sync, target reachable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+__all__ = [
+    "LOG_FORMATS",
+    "PAGES",
+    "HealthServer",
+    "event_loop_alive",
+    "logging_config",
+]
+
+log = logging.getLogger(__name__)
+
+LOG_FORMATS = ("text", "json")
+PAGES = ("/metrics", "/healthz", "/readyz")
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+Check = Callable[[], bool]
+Detail = Callable[[], Mapping[str, Any]]
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for stderr, plain text or one JSON object per line.
+
+    The same dictionary configures the CLI and the Faust worker (which would otherwise install
+    its own coloured console handler).
+    """
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format {log_format!r}: expected one of {LOG_FORMATS}")
+    formatter: dict[str, Any] = (
+        {"()": "streams.observability.JsonFormatter"}
+        if log_format == "json"
+        else {"format": _TEXT_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"streams": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "streams",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+    }
+
+
+def event_loop_alive(loop: asyncio.AbstractEventLoop, timeout_s: float = 5.0) -> bool:
+    """True when `loop` (running in another thread) runs a no-op task within `timeout_s`."""
+    if loop.is_closed() or not loop.is_running():
+        return False
+    future = asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop)
+    try:
+        future.result(timeout=timeout_s)
+    except FutureTimeout:
+        future.cancel()
+        return False
+    return True
+
+
+class HealthServer:
+    """Serve `/metrics`, `/healthz` (live) and `/readyz` (ready) on a daemon thread.
+
+    Until `bind` gets its checks, `/healthz` is live (the process answers) and `/readyz` is not
+    ready: a role is ready only once it says so.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._live: Check = lambda: True
+        self._ready: Check = lambda: False
+        self._detail: Detail = dict
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="health-http", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        port: int = self._server.server_address[1]
+        return port
+
+    def bind(self, *, live: Check, ready: Check, detail: Detail | None = None) -> None:
+        """Use the role's checks from now on (called once the role's objects exist)."""
+        self._live, self._ready = live, ready
+        if detail is not None:
+            self._detail = detail
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        host, port = self._server.server_address[:2]
+        log.info("health and metrics on http://%s:%s (/metrics /healthz /readyz)", host, port)
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def page(self, path: str) -> tuple[int, str, bytes]:
+        """Status, content type and body of one page (the HTTP handler's whole logic)."""
+        if path == "/metrics":
+            return 200, CONTENT_TYPE_LATEST, generate_latest()
+        if path == "/healthz":
+            live = _safely(self._live)
+            return _json(200 if live else 503, {"status": "ok" if live else "stalled"})
+        if path == "/readyz":
+            ready = _safely(self._ready)
+            try:
+                detail = dict(self._detail())
+            except Exception:  # the detail is a courtesy; the verdict above stands
+                log.exception("readiness detail failed")
+                detail = {}
+            return _json(200 if ready else 503, {**detail, "ready": ready})
+        return _json(404, {"error": f"no page {path}", "pages": list(PAGES)})
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, content_type, body = server.page(self.path.split("?", 1)[0])
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # probes every few seconds would drown the role's own log
+
+        return Handler
+
+
+def _safely(check: Check) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # a failing check is a failed probe, never a crashed server
+        log.exception("health check failed")
+        return False
+
+
+def _json(status: int, body: Mapping[str, Any]) -> tuple[int, str, bytes]:
+    return status, "application/json", json.dumps(body, sort_keys=True).encode()
