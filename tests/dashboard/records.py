@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streams.codec import TopicCodecs
+from streams.config import Settings
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta, SourcePosition
 from streams.simulate.scenarios import run_scenario
 from streams.sources.spec import open_source
+from streams.transport import KafkaOutputSink
 
 RECORDINGS = Path(
     os.environ.get(
@@ -61,3 +64,34 @@ def stress_outputs(topic: str = "book-deltas") -> tuple[Output, ...]:
 @functools.cache
 def recording_outputs() -> tuple[Output, ...]:
     return _outputs(open_source(f"raw:KRAKEN:{KRAKEN}"))
+
+
+class OutputProducer:
+    """Produce pipeline outputs to the imbalance and suggestion topics with the real codec."""
+
+    def __init__(self, settings: Settings) -> None:
+        codecs = TopicCodecs.register(settings)
+        topics = settings.topics
+        self._targets = {
+            "imbalance": (topics.imbalance, codecs.imbalance),
+            "suggestion": (topics.suggestions, codecs.suggestion),
+        }
+        self._sink = KafkaOutputSink(settings)
+        self.imbalance = 0
+        self.suggestions: list[str] = []
+
+    def stream(self, outputs: Iterable[Output], chunk: int = 200) -> None:
+        """Produce in chunks, each flushed before the next: the page sees records arrive live."""
+        pending = 0
+        for output in outputs:
+            topic, codec = self._targets[output.kind]
+            self._sink.produce(topic, output.key, codec.encode(output.record))
+            if output.kind == "imbalance":
+                self.imbalance += 1
+            else:
+                self.suggestions.append(output.record["suggestion_id"])
+            pending += 1
+            if pending == chunk:
+                self._sink.flush()
+                pending = 0
+        self._sink.flush()

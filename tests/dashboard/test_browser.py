@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -22,48 +22,22 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
-from streams.codec import TopicCodecs
 from streams.config import Settings
 from streams.dashboard.window import audit_command
-from streams.transport import KafkaOutputSink, create_topics, topic_specs
-from tests.dashboard.records import STRESS_INSTRUMENT, Output, recording_outputs, stress_outputs
+from streams.transport import create_topics, topic_specs
+from tests.dashboard.records import (
+    STRESS_INSTRUMENT,
+    Output,
+    OutputProducer,
+    recording_outputs,
+    stress_outputs,
+)
 
 pytestmark = pytest.mark.integration
 
 CHARTS = ("chart-mid", "chart-spread", "chart-imbalance", "chart-ofi", "chart-depth")
 HALT_RED = "rgba(229, 72, 77, 1)"  # --HALT in dashboard.css, as Selenium reports colours
 WAIT_S = 60.0  # an upper bound for a slow CI machine, never a speed claim
-
-
-class OutputProducer:
-    """Produce pipeline outputs to the imbalance and suggestion topics with the real codec."""
-
-    def __init__(self, settings: Settings) -> None:
-        codecs = TopicCodecs.register(settings)
-        topics = settings.topics
-        self._targets = {
-            "imbalance": (topics.imbalance, codecs.imbalance),
-            "suggestion": (topics.suggestions, codecs.suggestion),
-        }
-        self._sink = KafkaOutputSink(settings)
-        self.imbalance = 0
-        self.suggestions: list[str] = []
-
-    def stream(self, outputs: Iterable[Output], chunk: int = 200) -> None:
-        """Produce in chunks, each flushed before the next: the page sees records arrive live."""
-        pending = 0
-        for output in outputs:
-            topic, codec = self._targets[output.kind]
-            self._sink.produce(topic, output.key, codec.encode(output.record))
-            if output.kind == "imbalance":
-                self.imbalance += 1
-            else:
-                self.suggestions.append(output.record["suggestion_id"])
-            pending += 1
-            if pending == chunk:
-                self._sink.flush()
-                pending = 0
-        self._sink.flush()
 
 
 def interleave(*streams: Sequence[Output], chunk: int = 100) -> list[Output]:

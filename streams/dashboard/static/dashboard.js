@@ -25,6 +25,7 @@
     paused: false,
     heldSuggestions: [],       // arrived while paused; shown on resume
     events: 0,
+    bytes: 0,                  // event data received (the benchmark reads it)
     lastEventAt: null,
   };
   window.streamsDashboard = model; // for debugging and the browser test
@@ -409,8 +410,14 @@
   function connect() {
     const source = new EventSource("/events");
     const status = $("connection");
-    source.addEventListener("snapshot", (event) => onSnapshot(JSON.parse(event.data)));
-    source.addEventListener("update", (event) => onUpdate(JSON.parse(event.data)));
+    source.addEventListener("snapshot", (event) => {
+      model.bytes += event.data.length;
+      onSnapshot(JSON.parse(event.data));
+    });
+    source.addEventListener("update", (event) => {
+      model.bytes += event.data.length;
+      onUpdate(JSON.parse(event.data));
+    });
     source.addEventListener("open", () => {
       status.dataset.status = "live";
       status.textContent = "live";
