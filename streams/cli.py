@@ -20,7 +20,7 @@ from confluent_kafka import KafkaException
 
 from streams.config import ENVIRONMENT, Settings
 from streams.exceptions import StreamsError
-from streams.operations import HealthServer, logging_config
+from streams.operations import HealthServer, logging_config, redact_in_logs
 
 if TYPE_CHECKING:
     from streams.audit.replay import ReplayRequest
@@ -267,6 +267,10 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from streams.sinks.service import make_writer, run_sink
 
     dsn = args.dsn or os.environ.get("POSTGRES_DSN")  # prefer the variable: argv shows in `ps`
+    if dsn:
+        from psycopg.conninfo import conninfo_to_dict
+
+        redact_in_logs(dsn, str(conninfo_to_dict(dsn).get("password") or ""))
     writer = make_writer(args.target, path=args.path, dsn=Secret(dsn) if dsn else None)
     config = SinkConfig(
         group_id=args.group_id or f"streams-sink-{args.target}",
@@ -426,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_environment()
+        redact_in_logs(*settings.secret_values())
         level = "DEBUG" if args.verbose else "INFO"
         logging.config.dictConfig(logging_config(settings.log_format, level))
         return COMMANDS[args.command](args, settings)

@@ -164,6 +164,14 @@ class Settings:
             log_format=(text("STREAMS_LOG_FORMAT") or "text").lower(),
         )
 
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret these settings hold, in clear: for log redaction, never for output."""
+        values = [self.sasl_password, self.schema_registry_basic_auth]
+        revealed = [secret.reveal() for secret in values if secret is not None]
+        if self.schema_registry_basic_auth is not None:  # user:password, the password alone too
+            revealed.append(self.schema_registry_basic_auth.reveal().partition(":")[2])
+        return tuple(revealed)
+
     def with_bootstrap(self, bootstrap_servers: str) -> Settings:
         """Return a copy pointed at another cluster (the local broker, in tests and demos)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}

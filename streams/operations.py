@@ -24,8 +24,11 @@ __all__ = [
     "LOG_FORMATS",
     "PAGES",
     "HealthServer",
+    "RedactingFormatter",
     "event_loop_alive",
     "logging_config",
+    "redact",
+    "redact_in_logs",
 ]
 
 log = logging.getLogger(__name__)
@@ -38,19 +41,51 @@ Check = Callable[[], bool]
 Detail = Callable[[], Mapping[str, Any]]
 
 
+_REDACTED: set[str] = set()
+
+
+def redact_in_logs(*values: str | None) -> None:
+    """Never let these values reach a log line, whoever logs them (e.g. aiokafka's DEBUG
+    protocol dump shows a SASL/PLAIN password inside `SaslAuthenticateRequest` bytes)."""
+    for value in values:
+        if value and len(value) >= 4:  # shorter ones would blank out ordinary words
+            _REDACTED.update(
+                {value, repr(value)[1:-1], repr(value.encode())[2:-1], json.dumps(value)[1:-1]}
+            )
+
+
+def redact(text: str) -> str:
+    for value in sorted(_REDACTED, key=len, reverse=True):
+        text = text.replace(value, "********")
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Text or JSON lines, with every registered secret replaced in the finished line
+    (message, arguments, exception and stack alike)."""
+
+    def __init__(self, log_format: str = "text") -> None:
+        super().__init__()
+        if log_format == "json":
+            from streams.observability import JsonFormatter
+
+            self._inner: logging.Formatter = JsonFormatter()
+        else:
+            self._inner = logging.Formatter(_TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self._inner.format(record))
+
+
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """A `logging.config.dictConfig` for stderr, plain text or one JSON object per line.
 
     The same dictionary configures the CLI and the Faust worker (which would otherwise install
-    its own coloured console handler).
+    its own coloured console handler). Secrets given to `redact_in_logs` never show.
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log format {log_format!r}: expected one of {LOG_FORMATS}")
-    formatter: dict[str, Any] = (
-        {"()": "streams.observability.JsonFormatter"}
-        if log_format == "json"
-        else {"format": _TEXT_FORMAT}
-    )
+    formatter = {"()": "streams.operations.RedactingFormatter", "log_format": log_format}
     return {
         "version": 1,
         "disable_existing_loggers": False,
