@@ -13,7 +13,9 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Book", "BookSide"]
+__all__ = ["UNCHANGED", "Book", "BookSide"]
+
+UNCHANGED = 1 << 62  # `BookSide.changed_from` when no level changed: above every level index
 
 
 class BookSide:
@@ -22,15 +24,19 @@ class BookSide:
 
     Notionals are kept per level at write time so depth sums are one C-level `sum` over a slice,
     instead of a product per level per record (measured: 6 µs -> 0.6 µs for 200 levels).
+    `changed_from` marks how much of the side changed since the metrics last read it.
     """
 
-    __slots__ = ("keys", "notionals", "sign", "sizes")
+    __slots__ = ("changed_from", "keys", "notionals", "sign", "sizes")
 
     def __init__(self, sign: float) -> None:
         self.sign = sign
         self.keys: list[float] = []
         self.sizes: list[float] = []
         self.notionals: list[float] = []
+        # Lowest level index changed since the metrics last read this side: levels above it are
+        # as the metrics saw them, so values computed from them only can be reused as they are.
+        self.changed_from = 0
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -39,18 +45,22 @@ class BookSide:
         self.keys.clear()
         self.sizes.clear()
         self.notionals.clear()
+        self.changed_from = 0
 
     def apply(self, prices: Sequence[float], sizes: Sequence[float], max_levels: int) -> None:
         """Apply level changes in order: size 0 deletes, otherwise the size replaces the level."""
         keys, stored, notionals, sign = self.keys, self.sizes, self.notionals, self.sign
+        count = len(keys)
+        lowest = self.changed_from
         for price, size in zip(prices, sizes, strict=True):
             key = price * sign  # negation is exact: no key is computed by rounding arithmetic
-            i = bisect_left(keys, key)
-            if i < len(keys) and keys[i] == key:
+            i = bisect_left(keys, key, 0, count)
+            if i < count and keys[i] == key:
                 if size == 0.0:
                     del keys[i]
                     del stored[i]
                     del notionals[i]
+                    count -= 1
                 else:
                     stored[i] = size
                     notionals[i] = price * size
@@ -58,10 +68,18 @@ class BookSide:
                 keys.insert(i, key)
                 stored.insert(i, size)
                 notionals.insert(i, price * size)
-        if len(keys) > max_levels:
+                count += 1
+            else:
+                continue  # deleting an unknown level changes nothing
+            if i < lowest:
+                lowest = i
+        if count > max_levels:
             del keys[max_levels:]
             del stored[max_levels:]
             del notionals[max_levels:]
+            if max_levels < lowest:
+                lowest = max_levels
+        self.changed_from = lowest
 
     def prices(self, depth: int) -> list[float]:
         """The best `depth` prices, best first."""

@@ -10,15 +10,20 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import deque
+from operator import neg
 from typing import Any
 
-from streams.core.book import Book
+from streams.core.book import UNCHANGED, Book
 from streams.core.config import DEPTH_BANDS_BPS, MetricsConfig
 
-__all__ = ["Ewma", "MetricState", "compute_imbalance"]
+__all__ = ["IDENTITY_FIELDS", "Ewma", "MetricState", "compute_imbalance", "imbalance_record"]
 
 _INF = math.inf
 _OFI_WINDOWS_US = (1_000_000, 10_000_000)
+# Band bounds are mid * factor: the same products, in the same order, as -mid * (1 - bps * 1e-4)
+# (bid keys are negated prices) and mid * (1 + bps * 1e-4).
+_BID_FACTORS = tuple(1.0 - b * 1e-4 for b in DEPTH_BANDS_BPS)
+_ASK_FACTORS = tuple(1.0 + b * 1e-4 for b in DEPTH_BANDS_BPS)
 
 
 class Ewma:
@@ -36,7 +41,9 @@ class Ewma:
         self.samples = 0
         self.last_time = 0
 
-    def update(self, value: float, time_us: int, decay_per_us: float, min_samples: int) -> float | None:
+    def update(
+        self, value: float, time_us: int, decay_per_us: float, min_samples: int
+    ) -> float | None:
         if self.samples == 0:
             self.mean, self.var, self.samples, self.last_time = value, 0.0, 1, time_us
             return None
@@ -71,17 +78,21 @@ class MetricState:
     The OFI windows keep (event_time, ofi) pairs with running sums.
     """
 
-    __slots__ = ("depth_ewma", "ofi_sums", "ofi_windows", "previous", "spread_ewma")
+    __slots__ = ("cache", "depth_ewma", "ofi_sums", "ofi_windows", "previous", "spread_ewma")
 
     def __init__(self) -> None:
         self.previous: tuple[list[float], list[float], list[float], list[float]] | None = None
-        self.ofi_windows: tuple[deque[tuple[int, float]], ...] = tuple(deque() for _ in _OFI_WINDOWS_US)
+        self.ofi_windows: tuple[deque[tuple[int, float]], ...] = tuple(
+            deque() for _ in _OFI_WINDOWS_US
+        )
         self.ofi_sums = [0.0] * len(_OFI_WINDOWS_US)
         self.spread_ewma = Ewma()
         self.depth_ewma = Ewma()
+        self.cache: _Cache | None = None  # derived from the book: never checkpointed
 
     def on_book_reset(self) -> None:
         self.previous = None
+        self.cache = None
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -114,29 +125,40 @@ def _padded(values: list[float], length: int, fill: float) -> list[float]:
 
 
 def _band_depths(
-    keys: list[float], notionals: list[float], count: int, bounds: list[float]
-) -> list[float]:
-    """Depth (quote notional) inside each band, one C-speed pass over the levels inside the widest.
+    keys: list[float], notionals: list[float], count: int, mid: float, factors: tuple[float, ...]
+) -> tuple[list[float], int]:
+    """Depth (quote notional) inside each band, one C-speed pass over the levels inside the widest,
+    and the last level index the result depends on.
 
-    `keys` ascending as stored (bids negated); a level is inside a band when its key <= bound.
+    `keys` ascending as stored (bids negated, with `mid` negated too); a level is inside a band
+    when its key <= mid * factor. Once every scanned level is inside, wider bands add nothing.
     """
     depths = []
     total = 0.0
     start = 0
-    for bound in bounds:
-        end = bisect_right(keys, bound, start, count)
+    for factor in factors:
+        if start == count:
+            depths.append(total)
+            continue
+        end = bisect_right(keys, mid * factor, start, count)
         if end > start:
-            total += sum(notionals[start:end])
+            # the whole list needs no copy; the same floats summed in the same order
+            total += (
+                sum(notionals)
+                if start == 0 and end == len(notionals)
+                else sum(notionals[start:end])
+            )
         depths.append(total)
         start = end
-    return depths
+    return depths, start
 
 
 def _slippage_bps(
     keys: list[float], sizes: list[float], notionals: list[float], count: int, target: float,
     mid: float,
-) -> float | None:  # fmt: skip
-    """Cost in bps of filling `target` quote notional along one side, or None if too thin.
+) -> tuple[float | None, int]:  # fmt: skip
+    """Cost in bps of filling `target` quote notional along one side, or None if too thin, and the
+    last level index the result depends on.
 
     Walks level by level from the best price and stops as soon as the order is filled, which is
     a handful of levels in any book a circuit breaker should care about.
@@ -146,10 +168,49 @@ def _slippage_bps(
         notional = notionals[i]
         if filled + notional >= target:
             vwap = target / (quantity + (target - filled) / abs(keys[i]))
-            return abs(1e4 * (vwap - mid) / mid)
+            return abs(1e4 * (vwap - mid) / mid), i
         filled += notional
         quantity += sizes[i]
-    return None
+    return None, UNCHANGED  # depends on every level, even those past the scan
+
+
+def _slippages(
+    keys: list[float], sizes: list[float], notionals: list[float], count: int,
+    targets: tuple[float, ...], mid: float,
+) -> tuple[list[float | None], int]:  # fmt: skip
+    costs = []
+    last = 0
+    for target in targets:
+        cost, end = _slippage_bps(keys, sizes, notionals, count, target, mid)
+        costs.append(cost)
+        if end > last:
+            last = end
+    return costs, last
+
+
+class _Cache:
+    """Values of the previous record that the next one reuses when their inputs did not change.
+
+    Each `*_end` is the last level index a cached value depends on: the value is reused while
+    the book side's `changed_from` is above it and the mid is the same.
+    """
+
+    __slots__ = (
+        "ask_band_end", "ask_depths", "ask_top", "bid_band_end", "bid_depths", "bid_top", "buy",
+        "buy_end", "config", "decay_per_us", "depth_band", "mid", "sell", "sell_end",
+    )  # fmt: skip
+
+    def __init__(self, config: MetricsConfig) -> None:
+        self.config = config
+        self.decay_per_us = math.log(2.0) / (config.ewma_half_life_s * 1e6)
+        self.depth_band = DEPTH_BANDS_BPS.index(config.depth_z_band_bps)
+        self.mid = math.nan  # never equal: the first record computes everything
+        self.bid_top = self.ask_top = (0.0, 0.0)
+        self.bid_depths: list[float] = []
+        self.ask_depths: list[float] = []
+        self.buy: list[float | None] = []
+        self.sell: list[float | None] = []
+        self.bid_band_end = self.ask_band_end = self.buy_end = self.sell_end = UNCHANGED
 
 
 def compute_imbalance(
@@ -163,68 +224,92 @@ def compute_imbalance(
     None when the book is invalid or one side is empty: no record is emitted then.
     Updates `state` (OFI memory, windows, EWMAs) only when it returns a record.
     """
-    bk, bs, ak, asz = book.bids.keys, book.bids.sizes, book.asks.keys, book.asks.sizes
+    record = imbalance_record(book, state, config, event_time, _NO_IDENTITY)
+    if record is None:
+        return None
+    for name in IDENTITY_FIELDS:
+        del record[name]
+    return record
+
+
+IDENTITY_FIELDS = (
+    "record_id", "exchange", "symbol", "event_time", "receive_time", "source_topic",
+    "source_partition", "source_offset", "config_hash",
+)  # fmt: skip
+_NO_IDENTITY = (None,) * len(IDENTITY_FIELDS)
+
+
+def imbalance_record(
+    book: Book,
+    state: MetricState,
+    config: MetricsConfig,
+    event_time: int,
+    identity: tuple[Any, ...],
+) -> dict[str, Any] | None:
+    """The whole imbalance record (schema order): `identity` values of IDENTITY_FIELDS, then the
+    metrics; None when the book is invalid or one side is empty.
+
+    Built in one dict display because the record is the per-event cost that remains once the
+    book is fast. Values that depend only on levels the last packets did not touch (top-k sums,
+    the previous top of book, band depths and fills at an unchanged mid) are reused from the
+    previous record instead of recomputed: same operations on the same floats, same bits.
+    """
+    bids, asks = book.bids, book.asks
+    bk, bs, ak, asz = bids.keys, bids.sizes, asks.keys, asks.sizes
     if not (book.valid and bk and ak):
         return None
+    bid_from, ask_from = bids.changed_from, asks.changed_from
+    bids.changed_from = asks.changed_from = UNCHANGED
     pb, qb, pa, qa = -bk[0], bs[0], ak[0], asz[0]
     mid = (pb + pa) * 0.5
     spread_bps = 1e4 * (pa - pb) / mid
-    sb5, sa5 = sum(bs[:5]), sum(asz[:5])
-    sb10, sa10 = sum(bs[:10]), sum(asz[:10])
+    cache = state.cache
+    if cache is None or cache.config is not config:
+        cache = state.cache = _Cache(config)
+        bid_from = ask_from = 0
+    if bid_from < 10:
+        cache.bid_top = (sum(bs[:5]), sum(bs[:10]))
+    if ask_from < 10:
+        cache.ask_top = (sum(asz[:5]), sum(asz[:10]))
+    sb5, sb10 = cache.bid_top
+    sa5, sa10 = cache.ask_top
 
-    levels = config.mlofi_levels
-    top = (
-        _padded([-k for k in bk[:levels]], levels, 0.0),
-        _padded(bs[:levels], levels, 0.0),
-        _padded(ak[:levels], levels, _INF),
-        _padded(asz[:levels], levels, 0.0),
-    )
-    previous = state.previous
-    if previous is None:
-        mlofi: list[float] | None = None
-        ofi: float | None = None
-    else:
-        mlofi = [
-            (bq if bp >= pbp else 0.0)
-            - (pbq if bp <= pbp else 0.0)
-            - (aq if ap <= pap else 0.0)
-            + (paq if ap >= pap else 0.0)
-            for bp, bq, ap, aq, pbp, pbq, pap, paq in zip(*top, *previous, strict=True)
-        ]
-        ofi = mlofi[0]
-    state.previous = top
-
-    window_sums = state.ofi_sums
-    flow = ofi if ofi is not None else 0.0
-    for w, (length, window) in enumerate(zip(_OFI_WINDOWS_US, state.ofi_windows, strict=True)):
-        window.append((event_time, flow))
-        total = window_sums[w] + flow
-        horizon = event_time - length
-        while window[0][0] <= horizon:
-            total -= window.popleft()[1]
-        window_sums[w] = total if len(window) > 1 else window[0][1]  # re-anchor: no drift
+    ofi, mlofi = _flows(state, config.mlofi_levels, bk, bs, ak, asz, bid_from, ask_from)
+    window_sums = _window_sums(state, event_time, ofi if ofi is not None else 0.0)
 
     scan = config.scan_levels
-    bid_count, ask_count = min(scan, len(bk)), min(scan, len(ak))
-    bid_bounds = [-mid * (1.0 - b * 1e-4) for b in DEPTH_BANDS_BPS]
-    ask_bounds = [mid * (1.0 + b * 1e-4) for b in DEPTH_BANDS_BPS]
-    bn, an = book.bids.notionals, book.asks.notionals
-    bid_depths = _band_depths(bk, bn, bid_count, bid_bounds)
-    ask_depths = _band_depths(ak, an, ask_count, ask_bounds)
+    if mid != cache.mid:
+        cache.mid = mid
+        bid_from = ask_from = 0
+    if bid_from <= cache.bid_band_end:
+        count = min(scan, len(bk))
+        cache.bid_depths, cache.bid_band_end = _band_depths(
+            bk, bids.notionals, count, -mid, _BID_FACTORS
+        )
+    if ask_from <= cache.ask_band_end:
+        count = min(scan, len(ak))
+        cache.ask_depths, cache.ask_band_end = _band_depths(
+            ak, asks.notionals, count, mid, _ASK_FACTORS
+        )
+    bid_depths, ask_depths = cache.bid_depths, cache.ask_depths
+    targets = config.cost_notionals
+    if bid_from <= cache.sell_end:
+        count = min(scan, len(bk))
+        cache.sell, cache.sell_end = _slippages(bk, bs, bids.notionals, count, targets, mid)
+    if ask_from <= cache.buy_end:
+        count = min(scan, len(ak))
+        cache.buy, cache.buy_end = _slippages(ak, asz, asks.notionals, count, targets, mid)
+    buy, sell = cache.buy, cache.sell
     cost = [
-        {
-            "notional": target,
-            "buy_bps": _slippage_bps(ak, asz, an, ask_count, target, mid),
-            "sell_bps": _slippage_bps(bk, bs, bn, bid_count, target, mid),
-        }
-        for target in config.cost_notionals
+        {"notional": target, "buy_bps": buy[i], "sell_bps": sell[i]}
+        for i, target in enumerate(targets)
     ]
 
-    decay = math.log(2.0) / (config.ewma_half_life_s * 1e6)
+    decay = cache.decay_per_us
     spread_z = state.spread_ewma.update(
         math.log(spread_bps), event_time, decay, config.z_min_samples
     )
-    band = DEPTH_BANDS_BPS.index(config.depth_z_band_bps)
+    band = cache.depth_band
     depth_total = bid_depths[band] + ask_depths[band]
     depth_z = (
         state.depth_ewma.update(math.log(depth_total), event_time, decay, config.z_min_samples)
@@ -232,6 +317,15 @@ def compute_imbalance(
         else None
     )
     return {
+        "record_id": identity[0],
+        "exchange": identity[1],
+        "symbol": identity[2],
+        "event_time": identity[3],
+        "receive_time": identity[4],
+        "source_topic": identity[5],
+        "source_partition": identity[6],
+        "source_offset": identity[7],
+        "config_hash": identity[8],
         "best_bid": pb,
         "best_bid_size": qb,
         "best_ask": pa,
@@ -260,3 +354,53 @@ def compute_imbalance(
         "bid_levels": len(bk),
         "ask_levels": len(ak),
     }
+
+
+def _flows(
+    state: MetricState, levels: int, bk: list[float], bs: list[float], ak: list[float],
+    asz: list[float], bid_from: int, ask_from: int,
+) -> tuple[float | None, list[float] | None]:  # fmt: skip
+    """OFI and multi-level OFI against the previous record; remember this record's top levels."""
+    previous = state.previous
+    if previous is not None and bid_from >= levels and ask_from >= levels:
+        # Both tops unchanged: every level's term is x - x - y + y, which is +0.0 exactly.
+        return 0.0, [0.0] * levels
+    if previous is not None and bid_from >= levels:
+        top_bp, top_bq = previous[0], previous[1]
+    else:
+        top_bp = _padded(list(map(neg, bk[:levels])), levels, 0.0)
+        top_bq = _padded(bs[:levels], levels, 0.0)
+    if previous is not None and ask_from >= levels:
+        top_ap, top_aq = previous[2], previous[3]
+    else:
+        top_ap = _padded(ak[:levels], levels, _INF)
+        top_aq = _padded(asz[:levels], levels, 0.0)
+    state.previous = (top_bp, top_bq, top_ap, top_aq)
+    if previous is None:
+        return None, None
+    mlofi = [
+        (bq if bp >= pbp else 0.0)
+        - (pbq if bp <= pbp else 0.0)
+        - (aq if ap <= pap else 0.0)
+        + (paq if ap >= pap else 0.0)
+        for bp, bq, ap, aq, pbp, pbq, pap, paq in zip(
+            top_bp, top_bq, top_ap, top_aq, *previous, strict=True
+        )
+    ]
+    return mlofi[0], mlofi
+
+
+def _window_sums(state: MetricState, event_time: int, flow: float) -> list[float]:
+    """Add `flow` to each OFI window and drop what fell out of it; the running sums.
+
+    A window whose only entry is the new one is re-anchored to it, so the sums never drift.
+    """
+    window_sums = state.ofi_sums
+    for w, window in enumerate(state.ofi_windows):
+        window.append((event_time, flow))
+        total = window_sums[w] + flow
+        horizon = event_time - _OFI_WINDOWS_US[w]
+        while window[0][0] <= horizon:
+            total -= window.popleft()[1]
+        window_sums[w] = total if len(window) > 1 else window[0][1]
+    return window_sums

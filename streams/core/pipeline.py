@@ -7,13 +7,14 @@ same input in the same order they produce the same records, bit for bit.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.core.book import Book
 from streams.core.breaker import BreakerConfig, BreakerEngine
 from streams.core.config import MetricsConfig, config_hash
-from streams.core.metrics import MetricState, compute_imbalance
+from streams.core.metrics import MetricState, imbalance_record
 from streams.core.types import BookDelta, SourcePosition
 
 __all__ = ["Pipeline", "PipelineCounters", "PipelineOutput", "record_id"]
@@ -70,6 +71,9 @@ class Pipeline:
         self.config_hash = config_hash(self.metrics_config.as_dict(), self.breaker_config.as_dict())
         self.counters = PipelineCounters()
         self._instruments: dict[str, _Instrument] = {}
+        # (exchange, symbol) -> state: the hot path skips building and hashing the id string.
+        # A cache of `_instruments`, dropped whenever an instrument is restored or forgotten.
+        self._by_pair: dict[tuple[str, str], _Instrument] = {}
 
     def instruments(self) -> list[str]:
         return sorted(self._instruments)
@@ -78,11 +82,17 @@ class Pipeline:
         state = self._instruments.get(instrument)
         return None if state is None else state.book
 
+    def process_many(
+        self, items: Iterable[tuple[BookDelta, SourcePosition]]
+    ) -> list[PipelineOutput]:
+        """`process` over a batch, in order; what the shells call per consumed batch."""
+        process = self.process
+        return [process(delta, position) for delta, position in items]
+
     def process(self, delta: BookDelta, position: SourcePosition) -> PipelineOutput:
-        key = delta.instrument
-        state = self._instruments.get(key)
+        state = self._by_pair.get((delta.exchange, delta.symbol))
         if state is None:
-            state = self._instruments[key] = _Instrument()
+            state = self._state_of(delta)
         book = state.book
         counters = self.counters
         counters.deltas += 1
@@ -100,32 +110,36 @@ class Pipeline:
             and delta.prev_sequence != book.last_sequence
         ):
             counters.gaps += 1
-            self._invalidate(key, state)
+            self._invalidate(delta.instrument, state)
             return PipelineOutput(None, _EMPTY)
-        book.bids.apply(delta.bid_prices, delta.bid_sizes, max_levels)
-        book.asks.apply(delta.ask_prices, delta.ask_sizes, max_levels)
+        bids, asks = book.bids, book.asks
+        bids.apply(delta.bid_prices, delta.bid_sizes, max_levels)
+        asks.apply(delta.ask_prices, delta.ask_sizes, max_levels)
         book.last_sequence = delta.sequence
-        if book.is_crossed():
+        if bids.keys and asks.keys and -bids.keys[0] >= asks.keys[0]:  # Book.is_crossed, inline
             counters.crossed += 1
-            self._invalidate(key, state)
+            self._invalidate(delta.instrument, state)
             return PipelineOutput(None, _EMPTY)
-        fields = compute_imbalance(book, state.metrics, self.metrics_config, delta.event_time)
-        if fields is None:
+        record = imbalance_record(
+            book, state.metrics, self.metrics_config, delta.event_time,
+            (
+                f"{position.topic}/{position.partition}/{position.offset}", delta.exchange,
+                delta.symbol, delta.event_time, delta.receive_time, position.topic,
+                position.partition, position.offset, self.config_hash,
+            ),
+        )  # fmt: skip
+        if record is None:
             return PipelineOutput(None, _EMPTY)
         counters.records += 1
-        record = {
-            "record_id": f"{position.topic}/{position.partition}/{position.offset}",
-            "exchange": delta.exchange,
-            "symbol": delta.symbol,
-            "event_time": delta.event_time,
-            "receive_time": delta.receive_time,
-            "source_topic": position.topic,
-            "source_partition": position.partition,
-            "source_offset": position.offset,
-            "config_hash": self.config_hash,
-            **fields,
-        }
         return PipelineOutput(record, self.breaker.on_imbalance(record))
+
+    def _state_of(self, delta: BookDelta) -> _Instrument:
+        key = delta.instrument
+        state = self._instruments.get(key)
+        if state is None:
+            state = self._instruments[key] = _Instrument()
+        self._by_pair[delta.exchange, delta.symbol] = state
+        return state
 
     def _invalidate(self, key: str, state: _Instrument) -> None:
         state.book.invalidate()
@@ -154,8 +168,10 @@ class Pipeline:
         self._instruments[instrument] = _Instrument(
             Book.restore(document["book"]), MetricState.restore(document["metrics"])
         )
+        self._by_pair.clear()
         self.breaker.restore_state(instrument, document["breaker"])
 
     def forget(self, instrument: str) -> None:
         self._instruments.pop(instrument, None)
+        self._by_pair.clear()
         self.breaker.forget(instrument)
