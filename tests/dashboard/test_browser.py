@@ -161,6 +161,9 @@ def test_live_view_shows_the_streams_and_a_stress_suggestion_as_they_arrive(
     final_state = suggestions[-1].record["state"]
     wait_until(browser, lambda d: badge.get_attribute("data-state") == final_state, "badge")
 
+    severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert severe == []  # no script error, no failed request
+
     measured = {"first_suggestion_on_page_s": round(first_latency_s, 3),
                 "imbalance_records": producer.imbalance, "suggestions": len(producer.suggestions),
                 "instruments": len(instruments)}  # fmt: skip
