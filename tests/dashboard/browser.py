@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.config import Settings
+from streams.run import child_environment
 
 __all__ = ["CHROMEDRIVER", "CHROMIUM", "start_browser", "start_dashboard", "stop_dashboard"]
 
@@ -22,15 +23,7 @@ _ADDRESS = re.compile(r"dashboard: (http://\S+/)")
 
 def _environment(settings: Settings) -> dict[str, str]:
     """Point the child process at this test's broker, registry and topics."""
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.require_bootstrap(),
-        "SCHEMA_REGISTRY_URL": settings.schema_registry_url,
-        "STREAMS_TOPIC_BOOK_DELTAS": settings.topics.book_deltas,
-        "STREAMS_TOPIC_IMBALANCE": settings.topics.imbalance,
-        "STREAMS_TOPIC_SUGGESTIONS": settings.topics.suggestions,
-        "STREAMS_TOPIC_DEAD_LETTER": settings.topics.dead_letter,
-    }
+    return child_environment(settings)
 
 
 def start_dashboard(
