@@ -1,4 +1,4 @@
-"""A real local KRaft broker that also listens with SASL (SCRAM-SHA-512, PLAIN), for the secrets test.
+"""A real local KRaft broker with a SASL listener too (SCRAM-SHA-512, PLAIN), for secret tests.
 
 The project's `LocalBroker` with one more listener: the SCRAM user is created when the storage is
 formatted (`kafka-storage format --add-scram`), as a KRaft cluster does it.
