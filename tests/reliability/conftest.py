@@ -19,12 +19,12 @@ from streams.broker import LocalBroker
 from streams.config import Settings, Topics
 from streams.transport import create_topics, topic_specs
 
-SEED = int(os.environ.get("STREAMS_RELIABILITY_SEED", "20240611"))
+SEED = int(os.environ.get("STREAMS_TEST_RELIABILITY_SEED", "20240611"))
 
 
 @pytest.fixture
 def seed() -> int:
-    """One seed for every random choice of a test (set STREAMS_RELIABILITY_SEED to vary it)."""
+    """One seed for every random choice of a test (set STREAMS_TEST_RELIABILITY_SEED to vary it)."""
     return SEED
 
 
