@@ -21,6 +21,7 @@ from typing import Any
 
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from fastavro.read import SchemaResolutionError
 
 from streams.config import Settings, Topics
 from streams.core.types import BookDelta
@@ -116,7 +117,10 @@ class RecordCodec:
                 record = fastavro.schemaless_reader(BytesIO(data[5:]), writer, None)
             else:
                 record = fastavro.schemaless_reader(BytesIO(data[5:]), writer, self._parsed)
-        except (EOFError, ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError) as error:
+        except (
+            EOFError, ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError,
+            SchemaResolutionError,  # a corrupt schema id naming another topic's schema
+        ) as error:  # fmt: skip
             raise CodecError(f"undecodable {self.name} body: {error}") from error
         if not isinstance(record, dict):
             raise CodecError(f"decoded {type(record).__name__}, expected a record")

@@ -133,7 +133,8 @@ def dead_letters(settings: Settings) -> list[DeadLetter]:
         metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
         partitions = sorted(metadata.partitions) if metadata and metadata.partitions else []
         if not any(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+            for p in partitions
         ):
             return []
     finally:
@@ -145,7 +146,9 @@ def dead_letters(settings: Settings) -> list[DeadLetter]:
     return letters
 
 
-def distinct_by_source(letters: list[DeadLetter]) -> tuple[dict[tuple[str, str, str], DeadLetter], list[str]]:
+def distinct_by_source(
+    letters: list[DeadLetter],
+) -> tuple[dict[tuple[str, str, str], DeadLetter], list[str]]:
     """Deduplicate redelivered dead letters by source coordinates; list any that disagree."""
     kept: dict[tuple[str, str, str], DeadLetter] = {}
     conflicts = []

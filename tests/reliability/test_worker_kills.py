@@ -16,12 +16,12 @@ from tests.fixtures.workers import OutputCollector, WorkerFactory, by_instrument
 from tests.reliability.helpers import (
     BAD_KINDS,
     BadRecord,
+    bad_record,
     dead_letters,
     distinct_by_source,
     offline,
     produce_stream,
     recorded_deltas,
-    bad_record,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,10 +42,11 @@ def _stream_with_bad_records(codecs: TopicCodecs, rng: random.Random) -> list[An
 
 def _expected_prefix_counts(items: list[Any], cuts: list[int]) -> list[int]:
     """How many imbalance records the deltas before each cut produce."""
-    counts = []
-    for cut in cuts:
-        counts.append(len(offline(i for i in items[:cut] if not isinstance(i, BadRecord)).imbalance))
-    return counts
+    good = [not isinstance(item, BadRecord) for item in items]
+    return [
+        len(offline(i for i, ok in zip(items[:cut], good, strict=False) if ok).imbalance)
+        for cut in cuts
+    ]
 
 
 def test_workers_killed_at_random_points_lose_and_invent_nothing(
@@ -56,7 +57,7 @@ def test_workers_killed_at_random_points_lose_and_invent_nothing(
     items = _stream_with_bad_records(codecs, rng)
     expected = offline(i for i in items if not isinstance(i, BadRecord))
     bad = [i for i in items if isinstance(i, BadRecord)]
-    cuts = sorted(rng.sample(range(len(items) // 10, len(items)), KILLS)) + [len(items)]
+    cuts = [*sorted(rng.sample(range(len(items) // 10, len(items)), KILLS)), len(items)]
     prefix_outputs = _expected_prefix_counts(items, cuts)
     collector = OutputCollector(
         topics_ready, topics_ready.topics.imbalance, codecs.imbalance, "record_id"
