@@ -18,6 +18,7 @@ import pytest
 from streams.broker import LocalBroker
 from streams.config import Settings, Topics
 from streams.transport import create_topics, topic_specs
+from tests.sinks.conftest import run_sink, sink_settings  # noqa: F401  (fixtures reused here)
 
 SEED = int(os.environ.get("STREAMS_TEST_RELIABILITY_SEED", "20240611"))
 
