@@ -30,7 +30,8 @@ from streams.observability import (
     OUTPUTS,
     SUGGESTIONS,
 )
-from streams.transport import KafkaOutputSink, read_partition_range
+from streams.exceptions import StreamsError
+from streams.transport import KafkaOutputSink, partition_count, read_partition_range
 
 __all__ = ["WorkerConfig", "build_app"]
 
@@ -85,12 +86,20 @@ def _credentials(settings: Settings) -> Any:
 def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> faust.App:
     """Wire the agent, the checkpoint table and the web pages around one core pipeline."""
     bootstrap = settings.require_bootstrap()
+    # The checkpoint changelog must have exactly as many partitions as the input topic: Faust
+    # recovers the changelog partitions that match the assigned input partitions, so with any
+    # other count some checkpoints would land in partitions nobody restores.
+    try:
+        partitions = partition_count(settings, settings.topics.book_deltas)
+    except StreamsError:
+        partitions = config.partitions  # the topic does not exist yet: Faust creates it so
+    log.info("input %s has %d partitions", settings.topics.book_deltas, partitions)
     app = faust.App(
         config.app_id,
         broker=[f"kafka://{server}" for server in bootstrap.split(",")],
         broker_credentials=_credentials(settings),
         store="memory://",
-        topic_partitions=config.partitions,
+        topic_partitions=partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         processing_guarantee=config.processing_guarantee,
@@ -106,13 +115,13 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
     )
     deltas = app.topic(
         settings.topics.book_deltas, key_serializer="raw", value_serializer="raw",
-        partitions=config.partitions,
+        partitions=partitions,
     )  # fmt: skip
     # Keys are the instrument ids as bytes; use_partitioner puts each checkpoint in the changelog
     # partition of its source partition (both murmur2 of the same key bytes).
     checkpoints = app.Table(
         "instrument-checkpoints", default=None, key_type=bytes, value_type=bytes,
-        partitions=config.partitions, use_partitioner=True,
+        partitions=partitions, use_partitioner=True,
     )  # fmt: skip
     codecs = TopicCodecs.register(settings)
     processor = DeltaBatchProcessor(

@@ -51,6 +51,7 @@ class BookSide:
         """Apply level changes in order: size 0 deletes, otherwise the size replaces the level."""
         keys, stored, notionals, sign = self.keys, self.sizes, self.notionals, self.sign
         count = len(keys)
+        overflow = 2 * max_levels
         lowest = self.changed_from
         for price, size in zip(prices, sizes, strict=True):
             key = price * sign  # negation is exact: no key is computed by rounding arithmetic
@@ -69,6 +70,11 @@ class BookSide:
                 stored.insert(i, size)
                 notionals.insert(i, price * size)
                 count += 1
+                if count > overflow:  # trim as we go: a huge packet in random order stays O(n)
+                    del keys[max_levels:]
+                    del stored[max_levels:]
+                    del notionals[max_levels:]
+                    count = max_levels
             else:
                 continue  # deleting an unknown level changes nothing
             if i < lowest:

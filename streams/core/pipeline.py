@@ -91,11 +91,15 @@ class Pipeline:
 
     def process(self, delta: BookDelta, position: SourcePosition) -> PipelineOutput:
         state = self._by_pair.get((delta.exchange, delta.symbol))
-        if state is None:
-            state = self._state_of(delta)
-        book = state.book
         counters = self.counters
         counters.deltas += 1
+        if state is None:
+            found = self._state_of(delta)
+            if found is None:  # no state for an instrument we never had a book of: a flood of
+                counters.dropped_invalid += 1  # made-up ids must not grow memory
+                return PipelineOutput(None, _EMPTY)
+            state = found
+        book = state.book
         max_levels = self.metrics_config.max_levels
         if delta.is_snapshot:
             counters.snapshots += 1
@@ -133,10 +137,13 @@ class Pipeline:
         counters.records += 1
         return PipelineOutput(record, self.breaker.on_imbalance(record))
 
-    def _state_of(self, delta: BookDelta) -> _Instrument:
+    def _state_of(self, delta: BookDelta) -> _Instrument | None:
+        """The instrument's state; created only by a snapshot (a book starts there anyway)."""
         key = delta.instrument
         state = self._instruments.get(key)
         if state is None:
+            if not delta.is_snapshot:
+                return None
             state = self._instruments[key] = _Instrument()
         self._by_pair[delta.exchange, delta.symbol] = state
         return state

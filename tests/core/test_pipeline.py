@@ -106,3 +106,21 @@ def test_forget_drops_an_instrument() -> None:
     pipeline.process(delta(BIDS, ASKS, snapshot=True), at(0))
     pipeline.forget("TEST:BTC-USDT")
     assert pipeline.instruments() == []
+
+
+def test_deltas_of_unknown_instruments_hold_no_memory() -> None:
+    pipeline = Pipeline()
+    for i in range(1000):
+        pipeline.process(delta(BIDS, ASKS, symbol=f"FAKE{i}-USD"), at(i))
+    assert pipeline.instruments() == []
+    assert pipeline.counters.dropped_invalid == 1000
+
+
+def test_a_huge_packet_is_bounded_by_max_levels() -> None:
+    from streams.core.config import MetricsConfig
+
+    pipeline = Pipeline(MetricsConfig(max_levels=50))
+    bids = [(1000.0 - (i * 7919 % 100_000) * 0.001, 1.0) for i in range(100_000)]
+    out = pipeline.process(delta(bids, [(2000.0, 1.0)], snapshot=True), at(0))
+    assert out.imbalance is not None and out.imbalance["bid_levels"] == 50
+    assert out.imbalance["best_bid"] == max(p for p, _ in bids)
