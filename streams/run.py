@@ -130,8 +130,9 @@ class _Children:
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            process = subprocess.Popen(  # cwd: Faust keeps its data directory there
+                [sys.executable, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.logs,
             )
         self.started.append((name, process))
         return process
