@@ -218,6 +218,23 @@ def read_topic(settings: Settings, topic: str, *, timeout_s: float = 60.0) -> It
         consumer.close()
 
 
+def resume_offset(settings: Settings, group: str, topic: str, partition: int) -> int:
+    """Where a consumer group resumes a partition: its committed offset, else the low watermark.
+
+    Reads the group's committed offset without joining the group (an OffsetFetch request).
+    """
+    consumer = make_consumer(settings, group)
+    try:
+        tp = TopicPartition(topic, partition)
+        committed = consumer.committed([tp], timeout=30)[0].offset
+        if committed is not None and committed >= 0:
+            return int(committed)
+        low, _ = consumer.get_watermark_offsets(tp, timeout=30)
+        return int(low)
+    finally:
+        consumer.close()
+
+
 def read_partition_range(
     settings: Settings, topic: str, partition: int, start: int, end: int, timeout_s: float = 120.0
 ) -> Iterator[Message]:

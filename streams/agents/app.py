@@ -31,7 +31,12 @@ from streams.observability import (
     SUGGESTIONS,
 )
 from streams.exceptions import StreamsError
-from streams.transport import KafkaOutputSink, partition_count, read_partition_range
+from streams.transport import (
+    KafkaOutputSink,
+    partition_count,
+    read_partition_range,
+    resume_offset,
+)
 
 __all__ = ["WorkerConfig", "build_app"]
 
@@ -128,7 +133,7 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
         pipeline, codecs, settings.topics, KafkaOutputSink(settings),
         checkpoint_every=config.checkpoint_every,
     )  # fmt: skip
-    state = _WorkerState(processor, settings, checkpoints)
+    state = _WorkerState(processor, settings, checkpoints, config.app_id)
 
     @app.agent(deltas)
     async def process_deltas(stream: faust.StreamT) -> None:
@@ -154,13 +159,18 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
 class _WorkerState:
     """What the agent shares with the rebalance hooks and the web pages."""
 
-    def __init__(self, processor: DeltaBatchProcessor, settings: Settings, table: Any) -> None:
+    def __init__(
+        self, processor: DeltaBatchProcessor, settings: Settings, table: Any, app_id: str
+    ) -> None:
         self.processor = processor
         self.settings = settings
+        self.app_id = app_id  # Faust's consumer group
         self.table = table
         self.ready: set[int] = set()
         self.lock = asyncio.Lock()
         self.batches = 0
+        self.records = 0
+        self.logged_at = 0.0
 
     async def handle_batch(self, records: list[InputRecord]) -> None:
         loop = asyncio.get_running_loop()
@@ -173,7 +183,15 @@ class _WorkerState:
             with BATCH_SECONDS.labels(ROLE).time():
                 stats = await loop.run_in_executor(None, self.processor.process_batch, records)
             self.batches += 1
+            self.records += stats.records
             _record_metrics(stats)
+            now = loop.time()
+            if now - self.logged_at >= 10.0:  # a heartbeat in the log: progress per partition
+                self.logged_at = now
+                log.info(
+                    "%d records in %d batches; last offsets %s", self.records, self.batches,
+                    {r.partition: r.offset for r in records},
+                )  # fmt: skip
             for partition in sorted({r.partition for r in records}):
                 if self.processor.checkpoint_due(partition):
                     for instrument, data in self.processor.checkpoint(partition).items():
@@ -181,6 +199,10 @@ class _WorkerState:
             INSTRUMENTS.labels(ROLE).set(len(self.processor.pipeline.instruments()))
 
     def _restore(self, partition: int, topic: str, first_offset: int) -> None:
+        # Resume from the group's committed offset, not from the first record handed to us: a
+        # batch buffered before a rebalance can start past it, and what lies between was
+        # committed by nobody (re-emitted below) or is already in the checkpointed state.
+        committed = resume_offset(self.settings, self.app_id, topic, partition)
         stored = {
             (k.decode() if isinstance(k, bytes) else str(k)): v
             for k, v in list(self.table.items())
@@ -191,10 +213,12 @@ class _WorkerState:
             for m in read_partition_range(self.settings, topic, p, start, end):
                 yield InputRecord(topic, p, m.offset() or 0, m.key(), m.value())
 
-        replayed = self.processor.restore_partition(partition, stored, first_offset, read_range)
+        replayed = self.processor.restore_partition(partition, stored, committed, read_range)
         log.info(
-            "partition %s[%d] restored: %d instruments from checkpoints, %d records re-applied",
+            "partition %s[%d] restored: %d instruments from checkpoints, %d records re-applied, "
+            "resuming at %d (first record handed: %d)",
             topic, partition, len(self.processor.instruments(partition)), replayed,
+            committed, first_offset,
         )  # fmt: skip
 
     async def release(self, partitions: set[int]) -> None:

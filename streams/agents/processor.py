@@ -4,8 +4,10 @@ Kept free of Faust so the same logic is tested directly; `agents/app.py` feeds i
 agent. State recovery: every instrument's core state is checkpointed to a changelog-backed table
 every `checkpoint_every` records of its partition, stamped with the source offset it reflects.
 When a partition is (re)assigned, its instruments are restored from those checkpoints and the
-records between the oldest checkpoint and the first record the agent is handed are re-applied
-without emitting (their outputs were flushed before their offsets were acknowledged).
+records between the oldest checkpoint and the group's committed offset are re-applied without
+emitting (their outputs were flushed before their offsets were committed). From then on each
+offset is applied exactly once: redeliveries below the next expected offset are skipped, and a
+jump past it is filled from Kafka before the record that jumped.
 """
 
 from __future__ import annotations
@@ -105,6 +107,10 @@ class DeltaBatchProcessor:
         self._last_offset: dict[int, int] = {}
         self._since_checkpoint: dict[int, int] = {}
         self._applied_through: dict[str, int] = {}  # instrument -> checkpoint offset to skip to
+        # partition -> next offset to apply, once restored; redeliveries below it are skipped and
+        # a jump past it is filled from Kafka first, so each offset is applied exactly once
+        self._expected: dict[int, int] = {}
+        self._read_range: dict[int, Callable[[int, int, int], Iterable[InputRecord]]] = {}
 
     # -- the hot path ---------------------------------------------------------------------------
     def process_batch(self, records: Sequence[InputRecord], *, emit: bool = True) -> BatchStats:
@@ -112,15 +118,26 @@ class DeltaBatchProcessor:
         stats = BatchStats()
         now_us = time.time_ns() // 1000  # shell only: latency metric, never reaches the core
         for record in records:
-            stats.records += 1
-            self._process_one(record, stats, emit, now_us)
-            self._last_offset[record.partition] = record.offset
-            self._since_checkpoint[record.partition] = (
-                self._since_checkpoint.get(record.partition, 0) + 1
-            )
+            expected = self._expected.get(record.partition) if emit else None
+            if expected is not None:
+                if record.offset < expected:
+                    stats.skipped += 1  # a redelivery: already applied, outputs already flushed
+                    continue
+                if record.offset > expected:  # records we were never handed: apply them first
+                    reader = self._read_range[record.partition]
+                    for missing in reader(record.partition, expected, record.offset):
+                        self._apply(missing, stats, emit, now_us)
+                self._expected[record.partition] = record.offset + 1
+            self._apply(record, stats, emit, now_us)
         if emit:
             self._sink.flush()
         return stats
+
+    def _apply(self, record: InputRecord, stats: BatchStats, emit: bool, now_us: int) -> None:
+        stats.records += 1
+        self._process_one(record, stats, emit, now_us)
+        self._last_offset[record.partition] = record.offset
+        self._since_checkpoint[record.partition] = self._since_checkpoint.get(record.partition, 0) + 1
 
     def _process_one(self, record: InputRecord, stats: BatchStats, emit: bool, now_us: int) -> None:
         key = record.key.decode("utf-8", "replace") if record.key else ""
@@ -193,6 +210,8 @@ class DeltaBatchProcessor:
     ) -> int:
         """Restore a (re)assigned partition; return how many records were re-applied.
 
+        `first_offset` is where consumption resumes (the group's committed offset): records below
+        it were emitted by a previous owner, so the catch-up re-applies them without emitting.
         `read_range(partition, start, end)` yields the records of [start, end) of the input topic.
         Without any checkpoint the partition is rebuilt from its low watermark.
         """
@@ -210,6 +229,8 @@ class DeltaBatchProcessor:
         if start < first_offset:
             replay = list(read_range(partition, start, first_offset))
             replayed = self.process_batch(replay, emit=False).records
+        self._expected[partition] = max(first_offset, start)
+        self._read_range[partition] = read_range
         return replayed
 
     def release_partition(self, partition: int) -> None:
@@ -220,3 +241,5 @@ class DeltaBatchProcessor:
             self._applied_through.pop(instrument, None)
         self._last_offset.pop(partition, None)
         self._since_checkpoint.pop(partition, None)
+        self._expected.pop(partition, None)
+        self._read_range.pop(partition, None)
