@@ -187,6 +187,8 @@ def watch_worker(process: subprocess.Popen[bytes], settings: Settings, topic: st
             last, cpu_last, previous, stalled_since = now, cpu, count, now
         if count >= expected or (first and now - stalled_since > 30):
             break
+        if first is not None and now - first > BUDGET_S:  # the same budget as (b) and (d)
+            break
     rss = proc_peak_rss_mb(process.pid)
     consumer.close()
     if first is None or last is None:
