@@ -46,9 +46,11 @@ def _diagnose(settings: Settings, runner: SinkRunner, rows: int, expected: int) 
     return f"topic ends {ends}; sink {runner.stats}; {rows} of {expected} rows"
 
 
+@pytest.mark.parametrize("crash", [False, True], ids=["clean-stop", "sigkill"])
 def test_broker_restart_mid_stream_needs_no_manual_action(
-    own_broker: OwnBroker, postgres_server: PostgresServer, postgres_dsn: str, tmp_path: Path
-) -> None:
+    own_broker: OwnBroker, postgres_server: PostgresServer, postgres_dsn: str, tmp_path: Path,
+    crash: bool,
+) -> None:  # fmt: skip
     settings = own_broker.settings
     codecs = TopicCodecs.register(settings)
     deltas = list(recorded_deltas())
@@ -77,7 +79,7 @@ def test_broker_restart_mid_stream_needs_no_manual_action(
         wait_until(lambda: len(target.rows(IMBALANCE)) >= third // 2, 240, "rows before outage")
 
         rows_before_outage = len(target.rows(IMBALANCE))
-        restart = threading.Thread(target=lambda: own_broker.broker.restart())
+        restart = threading.Thread(target=lambda: own_broker.broker.restart(crash=crash))
         restart.start()
         # published while the broker is going down and away: the producer buffers and retries
         produce_stream(settings, codecs, deltas[third : 2 * third])
