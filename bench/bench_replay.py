@@ -54,12 +54,18 @@ def main() -> int:
     settings = Settings.from_environment()
     broker = None
     if not settings.bootstrap_servers:
-        broker = LocalBroker(settings.home, state_dir=Path(tempfile.mkdtemp(prefix="bench-replay-")))
+        broker = LocalBroker(
+            settings.home, state_dir=Path(tempfile.mkdtemp(prefix="bench-replay-"))
+        )
         settings = settings.with_bootstrap(broker.start(heap_mb=512).bootstrap_servers)
     try:
         tag = uuid.uuid4().hex[:8]
-        topics = Topics(book_deltas=f"bench-{tag}.book-deltas", imbalance=f"bench-{tag}.imbalance",
-                        suggestions=f"bench-{tag}.suggestions", dead_letter=f"bench-{tag}.dlq")  # fmt: skip
+        topics = Topics(
+            book_deltas=f"bench-{tag}.book-deltas",
+            imbalance=f"bench-{tag}.imbalance",
+            suggestions=f"bench-{tag}.suggestions",
+            dead_letter=f"bench-{tag}.dlq",
+        )
         settings = dataclasses.replace(settings, topics=topics)
         specs = [dataclasses.replace(s, config={**s.config, "retention.ms": "-1"})
                  for s in topic_specs(topics, partitions=4)]  # fmt: skip
@@ -87,7 +93,7 @@ def main() -> int:
     )
     text = DOCUMENT.read_text(encoding="utf-8")
     if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     DOCUMENT.write_text(text, encoding="utf-8")

@@ -80,7 +80,8 @@ class RunSummary:
 
     def table(self) -> str:
         lines = [
-            f"{'instrument':<28} {'records':>8} {'mean QI':>8} {'min QI':>8} {'max QI':>8}  suggestions",
+            f"{'instrument':<28} {'records':>8} {'mean QI':>8} {'min QI':>8} {'max QI':>8}"
+            "  suggestions",
         ]
         for name, s in sorted(self.instruments.items()):
             actions = ", ".join(f"{a} x{n}" for a, n in sorted(s.suggestions.items())) or "-"
@@ -131,16 +132,23 @@ class _Children:
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("wb") as log:
             process = subprocess.Popen(  # cwd: Faust keeps its data directory there
-                [sys.executable, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 cwd=self.logs,
             )
         self.started.append((name, process))
         return process
 
-    def check(self) -> None:
+    def check(self) -> bool:
+        """Raise if a child we did not stop has failed; True otherwise (usable in conditions)."""
         for name, process in self.started:
             if process.pid not in self.stopped and process.poll() not in (None, 0):
-                raise StreamsError(f"{name} exited with {process.returncode}: see {self.logs}/{name}.log")
+                raise StreamsError(
+                    f"{name} exited with {process.returncode}: see {self.logs}/{name}.log"
+                )
+        return True
 
     def stop(self, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
         self.stopped.add(process.pid)
@@ -243,16 +251,19 @@ def run_all(settings: Settings, config: RunConfig) -> RunSummary:
             children.stop(connector)
             children.stop(server)
         deltas = sum(_high_watermarks(settings, settings.topics.book_deltas).values())
-        print(f"{deltas} book deltas published; waiting for the worker and the sink", file=sys.stderr)
+        print(
+            f"{deltas} book deltas published; waiting for the worker and the sink", file=sys.stderr
+        )
+        deltas_topic = settings.topics.book_deltas
         _wait(
-            lambda: (children.check(), _committed_all(settings, app_id, settings.topics.book_deltas))[1],
+            lambda: children.check() and _committed_all(settings, app_id, deltas_topic),
             config.timeout_s, "the worker to process every delta",
         )  # fmt: skip
         _wait(
-            lambda: (children.check(), all(
+            lambda: children.check() and all(
                 _committed_all(settings, "streams-run-sink", t)
                 for t in (settings.topics.imbalance, settings.topics.suggestions)
-            ))[1],
+            ),
             config.timeout_s, "the sink to store every output",
         )  # fmt: skip
         children.stop(worker)

@@ -278,8 +278,9 @@ class KafkaOutputSink:
         while True:
             try:
                 self._producer.produce(
-                    topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery
-                )
+                    topic, value=value, key=key, on_delivery=self._on_delivery,
+                    headers=headers,  # type: ignore[arg-type]  # list is invariant; bytes fit
+                )  # fmt: skip
                 return
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let deliveries drain, then retry

@@ -21,6 +21,7 @@ from streams.agents.processor import DeltaBatchProcessor, InputRecord
 from streams.codec import TopicCodecs
 from streams.config import Settings
 from streams.core.pipeline import Pipeline
+from streams.exceptions import StreamsError
 from streams.observability import (
     BATCH_SECONDS,
     DEAD_LETTERS,
@@ -30,7 +31,6 @@ from streams.observability import (
     OUTPUTS,
     SUGGESTIONS,
 )
-from streams.exceptions import StreamsError
 from streams.transport import (
     KafkaOutputSink,
     partition_count,
@@ -136,8 +136,11 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
     state = _WorkerState(processor, settings, checkpoints, config.app_id)
 
     @app.agent(deltas)
-    async def process_deltas(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(config.batch_size, within=config.batch_within_s):
+    async def process_deltas(stream: faust.StreamT[Any]) -> None:
+        batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT's stub
+            config.batch_size, within=config.batch_within_s
+        )
+        async for events in batches:
             records = [
                 InputRecord(
                     e.message.topic, e.message.partition, e.message.offset,
@@ -147,7 +150,7 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
             ]  # fmt: skip
             await state.handle_batch(records)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust passes revoked positionally
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
         await state.release({tp.partition for tp in revoked if tp.topic == deltas.get_topic_name()})
 
@@ -177,7 +180,12 @@ class _WorkerState:
         async with self.lock:
             for partition in sorted({r.partition for r in records} - self.ready):
                 first = min(r.offset for r in records if r.partition == partition)
-                log.info("partition %s[%d]: first record %d, restoring", records[0].topic, partition, first)
+                log.info(
+                    "partition %s[%d]: first record %d, restoring",
+                    records[0].topic,
+                    partition,
+                    first,
+                )
                 await loop.run_in_executor(None, self._restore, partition, records[0].topic, first)
                 self.ready.add(partition)
             with BATCH_SECONDS.labels(ROLE).time():

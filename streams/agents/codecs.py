@@ -1,10 +1,10 @@
 """Faust codecs for our topics: Avro in the Confluent wire format, as plain dict records.
 
 `register_faust_codecs(settings)` makes `value_serializer="streams-imbalance"` (and
-`streams-book-delta`, `streams-suggestion`) usable on any Faust topic or agent, so a downstream Faust
-app reads and writes our topics as typed records. The product's own worker consumes raw bytes and
-decodes in batches off the event loop (measured faster: one executor hop per batch instead of a
-decode per event on the loop), with the same `RecordCodec` underneath.
+`streams-book-delta`, `streams-suggestion`) usable on any Faust topic or agent, so a downstream
+Faust app reads and writes our topics as typed records. The product's own worker consumes raw
+bytes and decodes whole batches in an executor, so decoding stays off the event loop; it uses the
+same `RecordCodec` underneath.
 """
 
 from __future__ import annotations

@@ -137,7 +137,9 @@ class DeltaBatchProcessor:
         stats.records += 1
         self._process_one(record, stats, emit, now_us)
         self._last_offset[record.partition] = record.offset
-        self._since_checkpoint[record.partition] = self._since_checkpoint.get(record.partition, 0) + 1
+        self._since_checkpoint[record.partition] = (
+            self._since_checkpoint.get(record.partition, 0) + 1
+        )
 
     def _process_one(self, record: InputRecord, stats: BatchStats, emit: bool, now_us: int) -> None:
         key = record.key.decode("utf-8", "replace") if record.key else ""

@@ -52,7 +52,9 @@ def read_tardis(path: str | Path) -> Iterator[tuple[BookDelta, SourcePosition]]:
         rows = csv.reader(handle)
         header = next(rows, None)
         if header is None or tuple(h.strip() for h in header[:8]) != TARDIS_COLUMNS:
-            raise TardisFormatError(f"{source}:1: header must start with {','.join(TARDIS_COLUMNS)}")
+            raise TardisFormatError(
+                f"{source}:1: header must start with {','.join(TARDIS_COLUMNS)}"
+            )
         group_key: tuple[str, str, str, str] | None = None
         group: _Group | None = None
         in_snapshot: dict[str, bool] = {}
@@ -74,12 +76,18 @@ def read_tardis(path: str | Path) -> Iterator[tuple[BookDelta, SourcePosition]]:
             yield group.delta(in_snapshot), SourcePosition(topic, 0, ordinal)
 
 
-def _fields(source: Path, line: int, row: list[str]) -> tuple[str, str, str, str, bool, str, str, str]:
+def _fields(
+    source: Path, line: int, row: list[str]
+) -> tuple[str, str, str, str, bool, str, str, str]:
     if len(row) != len(TARDIS_COLUMNS):
-        raise TardisFormatError(f"{source}:{line}: expected {len(TARDIS_COLUMNS)} columns, got {len(row)}")
+        raise TardisFormatError(
+            f"{source}:{line}: expected {len(TARDIS_COLUMNS)} columns, got {len(row)}"
+        )
     exchange, symbol, timestamp, local_timestamp, snapshot, side, price, amount = row
     if snapshot not in ("true", "false"):
-        raise TardisFormatError(f"{source}:{line}: is_snapshot must be true or false, got {snapshot!r}")
+        raise TardisFormatError(
+            f"{source}:{line}: is_snapshot must be true or false, got {snapshot!r}"
+        )
     if side not in ("bid", "ask"):
         raise TardisFormatError(f"{source}:{line}: side must be bid or ask, got {side!r}")
     if not exchange or not symbol:
@@ -117,9 +125,13 @@ class _Group:
         try:
             p, q = float(price), float(amount)
         except ValueError:
-            raise TardisFormatError(f"{source}:{line}: price {price!r} or amount {amount!r} is not a number") from None
+            raise TardisFormatError(
+                f"{source}:{line}: price {price!r} or amount {amount!r} is not a number"
+            ) from None
         if not (0.0 < p < float("inf")) or not (0.0 <= q < float("inf")):
-            raise TardisFormatError(f"{source}:{line}: price must be > 0 and amount >= 0, got {price}, {amount}")
+            raise TardisFormatError(
+                f"{source}:{line}: price must be > 0 and amount >= 0, got {price}, {amount}"
+            )
         if side == "bid":
             self.bid_prices.append(p)
             self.bid_sizes.append(q)

@@ -62,7 +62,9 @@ def test_resume_skips_redeliveries_and_fills_jumps() -> None:
 
     # The first owner processed [0, 700), checkpointed at 499, and its group committed 600.
     first_sink = ListSink()
-    first = DeltaBatchProcessor(Pipeline(), codecs, settings.topics, first_sink, checkpoint_every=500)
+    first = DeltaBatchProcessor(
+        Pipeline(), codecs, settings.topics, first_sink, checkpoint_every=500
+    )
     first.restore_partition(0, {}, 0, read_range)
     first.process_batch(topic[:500])
     checkpoints = first.checkpoint(0)
@@ -76,7 +78,11 @@ def test_resume_skips_redeliveries_and_fills_jumps() -> None:
     second.process_batch(topic[600:900])
     second.process_batch(topic[900:])
 
-    emitted = [codecs.imbalance.decode(v) for t, _, v in second_sink.records if t == settings.topics.imbalance]
+    emitted = [
+        codecs.imbalance.decode(v)
+        for t, _, v in second_sink.records
+        if t == settings.topics.imbalance
+    ]
     ids = [r["record_id"] for r in emitted]
     assert len(ids) == len(set(ids))  # each offset applied exactly once
     assert all(r == expected[r["record_id"]] for r in emitted)

@@ -33,7 +33,9 @@ def _cli(settings: Settings | None, *args: str) -> None:
 def _comparable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Suggestions in event order without their input coordinates (a file has no offsets)."""
     stripped = [{k: v for k, v in r.items() if k not in IDENTITY} for r in records]
-    return sorted(stripped, key=lambda r: (r["exchange"], r["symbol"], r["event_time"], r["action"]))
+    return sorted(
+        stripped, key=lambda r: (r["exchange"], r["symbol"], r["event_time"], r["action"])
+    )
 
 
 def test_worker_suggestions_equal_the_offline_command(

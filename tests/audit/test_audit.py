@@ -117,7 +117,8 @@ def test_a_corrupted_live_record_is_the_one_difference_found(audited: dict[str, 
     assert result.returncode == 1, result.stdout + result.stderr
     reported = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
     assert len(reported) == 1, result.stdout
-    assert victim["record_id"] in reported[0] and "spread_bps" in reported[0]
+    assert victim["record_id"] in reported[0]
+    assert "spread_bps" in reported[0]
 
 
 def test_the_report_renders_plots_in_headless_chromium(
@@ -129,12 +130,19 @@ def test_the_report_renders_plots_in_headless_chromium(
     screenshot = tmp_path / "report.png"
     subprocess.run(
         [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            f"--screenshot={screenshot}", "--window-size=1280,2400",
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={screenshot}",
+            "--window-size=1280,2400",
             (tmp_path / "audit.html").as_uri(),
-        ],  # fmt: skip
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pixels = np.asarray(image.imread(screenshot))[..., :3]
     # An empty page is one colour; plots draw lines in several colours over most of the page.
     assert pixels.std() > 0.05

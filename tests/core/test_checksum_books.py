@@ -28,10 +28,11 @@ def test_core_book_equals_the_checksum_verified_book_on_every_update(
         if delta.checksum is None:
             continue
         synchronizer = next(iter(reader.synchronizers.values()))
-        verified = synchronizer._instruments[delta.instrument].checksum_book  # noqa: SLF001
+        verified = synchronizer._instruments[delta.instrument].checksum_book
         bids, asks = verified.top(depth)
         book = pipeline.book(delta.instrument)
-        assert book is not None and book.valid
+        assert book is not None
+        assert book.valid
         assert book.bids.levels()[:depth] == [(float(p), float(q)) for p, q in bids], position
         assert book.asks.levels()[:depth] == [(float(p), float(q)) for p, q in asks], position
         compared += 1
@@ -40,7 +41,7 @@ def test_core_book_equals_the_checksum_verified_book_on_every_update(
     failures = [
         state.sync.counters.checksum_failures
         for s in synchronizers
-        for state in s._instruments.values()  # noqa: SLF001
+        for state in s._instruments.values()
     ]
     assert sum(failures) == 0
     assert compared >= minimum

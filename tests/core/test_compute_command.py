@@ -56,4 +56,5 @@ def test_a_malformed_row_fails_with_its_line_number(tmp_path: Path) -> None:
     )
     result = _compute("--source", f"tardis:{source}", "--output", str(tmp_path / "o.jsonl"))
     assert result.returncode == 2
-    assert "bad.csv:3:" in result.stderr and "Traceback" not in result.stderr
+    assert "bad.csv:3:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -25,7 +25,12 @@ def first_record(config: MetricsConfig | None = None) -> dict:
 
 def test_top_of_book_metrics() -> None:
     r = first_record()
-    assert (r["best_bid"], r["best_bid_size"], r["best_ask"], r["best_ask_size"]) == (100, 2, 101, 1)
+    assert (r["best_bid"], r["best_bid_size"], r["best_ask"], r["best_ask_size"]) == (
+        100,
+        2,
+        101,
+        1,
+    )
     assert r["mid"] == 100.5
     assert r["spread_bps"] == pytest.approx(1e4 * 1.0 / 100.5)
     assert r["queue_imbalance"] == pytest.approx((2 - 1) / 3)
@@ -73,7 +78,7 @@ def ofi_after(*updates: tuple[list, list]) -> list[float | None]:
 
 
 def test_ofi_is_null_first_then_follows_cont_kukanov_stoikov() -> None:
-    assert ofi_after(([(100.0, 3.0)], []))  == [None, 3.0 - 2.0]  # same prices: size change
+    assert ofi_after(([(100.0, 3.0)], [])) == [None, 3.0 - 2.0]  # same prices: size change
     assert ofi_after(([], [(101.0, 4.0)])) == [None, -(4.0 - 1.0)]
     assert ofi_after(([(100.5, 1.0)], [])) == [None, 1.0]  # bid improves: + new queue
 

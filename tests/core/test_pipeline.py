@@ -23,9 +23,11 @@ def test_a_sequence_gap_silences_the_instrument_until_the_next_snapshot() -> Non
     assert pipeline.process(delta([(100.0, 1.0)], [], seq=11, prev=10), at(1)).imbalance
     assert pipeline.process(delta([(100.0, 2.0)], [], seq=13, prev=12), at(2)).imbalance is None
     assert pipeline.process(delta([(100.0, 3.0)], [], seq=14, prev=13), at(3)).imbalance is None
-    assert pipeline.counters.gaps == 1 and pipeline.counters.dropped_invalid == 1
+    assert pipeline.counters.gaps == 1
+    assert pipeline.counters.dropped_invalid == 1
     rebuilt = pipeline.process(delta(BIDS, ASKS, snapshot=True, seq=20), at(4)).imbalance
-    assert rebuilt is not None and rebuilt["ofi"] is None  # OFI restarts after a reset
+    assert rebuilt is not None
+    assert rebuilt["ofi"] is None
     assert rebuilt["best_bid_size"] == 2.0
 
 
@@ -122,5 +124,6 @@ def test_a_huge_packet_is_bounded_by_max_levels() -> None:
     pipeline = Pipeline(MetricsConfig(max_levels=50))
     bids = [(1000.0 - (i * 7919 % 100_000) * 0.001, 1.0) for i in range(100_000)]
     out = pipeline.process(delta(bids, [(2000.0, 1.0)], snapshot=True), at(0))
-    assert out.imbalance is not None and out.imbalance["bid_levels"] == 50
+    assert out.imbalance is not None
+    assert out.imbalance["bid_levels"] == 50
     assert out.imbalance["best_bid"] == max(p for p, _ in bids)

@@ -39,7 +39,8 @@ def test_rows_group_into_events_and_snapshots_reset(tmp_path: Path, name: str) -
     deltas = [d for d, _ in items]
     assert [p.offset for _, p in items] == [0, 1, 2, 3]
     assert [d.is_snapshot for d in deltas] == [True, False, True, False]  # 4th continues the 3rd
-    assert deltas[1].bid_prices == (100.5, 100.0) and deltas[1].bid_sizes == (0.0, 3.0)
+    assert deltas[1].bid_prices == (100.5, 100.0)
+    assert deltas[1].bid_sizes == (0.0, 3.0)
     assert (deltas[0].event_time, deltas[0].receive_time) == (1000, 1100)
     assert deltas[0].instrument == "BYBIT:BTCUSDT"
     pipeline = Pipeline()
