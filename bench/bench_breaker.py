@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sections import replace_section
+
 from streams.core.breaker import BreakerEngine
 from streams.core.pipeline import Pipeline
 from streams.core.types import SourcePosition
@@ -77,13 +79,7 @@ def main() -> int:
 
 
 def write_section(body: str) -> None:
-    text = DOCUMENT.read_text(encoding="utf-8") if DOCUMENT.exists() else "# Benchmarks\n"
-    section = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCUMENT.write_text(text, encoding="utf-8")
+    replace_section(DOCUMENT, "bench_breaker", f"{START}\n{body}\n{END}")
 
 
 if __name__ == "__main__":

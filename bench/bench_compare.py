@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
+from sections import replace_section
 
 from streams.broker import LocalBroker
 from streams.codec import TopicCodecs
@@ -395,13 +396,7 @@ straightforward Faust agent** (target >= 3x) and **{ratio("quix")} the Quix Stre
 
 
 def write_section(text: str) -> None:
-    document = DOCUMENT.read_text() if DOCUMENT.exists() else "# Benchmarks\n"
-    if START in document:
-        before, rest = document.split(START, 1)
-        document = before + text + rest.split(END, 1)[1]
-    else:
-        document = document.rstrip("\n") + "\n\n" + text + "\n"
-    DOCUMENT.write_text(document)
+    replace_section(DOCUMENT, "bench_compare", text)
 
 
 def main() -> int:

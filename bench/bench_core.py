@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from order_book import OrderBook
+from sections import replace_section
 
 from streams.core.book import Book
 from streams.core.config import MetricsConfig
@@ -35,39 +36,36 @@ TARGET = 100_000
 Items = list[tuple[BookDelta, SourcePosition]]
 
 
+def _order_book_step(books: dict[str, Any], delta: Any) -> Any:
+    """Apply one delta to its `order-book` book (size 0 deletes) and return the book."""
+    book = books.get(delta.instrument)
+    if book is None or delta.is_snapshot:
+        book = books[delta.instrument] = OrderBook(max_depth=1000)
+    for side, prices, sizes in (
+        (book.bids, delta.bid_prices, delta.bid_sizes),
+        (book.asks, delta.ask_prices, delta.ask_sizes),
+    ):
+        for price, size in zip(prices, sizes, strict=True):
+            if size == 0.0:
+                if price in side:
+                    del side[price]
+            else:
+                side[price] = size
+    return book
+
+
 def order_book_apply(items: Items) -> None:
     books: dict[str, Any] = {}
     for delta, _ in items:
-        book = books.get(delta.instrument)
-        if book is None or delta.is_snapshot:
-            book = books[delta.instrument] = OrderBook(max_depth=1000)
-        bids, asks = book.bids, book.asks
-        for side, prices, sizes in ((bids, delta.bid_prices, delta.bid_sizes),
-                                    (asks, delta.ask_prices, delta.ask_sizes)):  # fmt: skip
-            for price, size in zip(prices, sizes, strict=True):
-                if size == 0.0:
-                    if price in side:
-                        del side[price]
-                else:
-                    side[price] = size
+        _order_book_step(books, delta)
 
 
 def order_book_top10(items: Items) -> None:
     """`order-book` plus the ordered read of the top 10 levels that every metric record needs."""
     books: dict[str, Any] = {}
     for delta, _ in items:
-        book = books.get(delta.instrument)
-        if book is None or delta.is_snapshot:
-            book = books[delta.instrument] = OrderBook(max_depth=1000)
+        book = _order_book_step(books, delta)
         bids, asks = book.bids, book.asks
-        for side, prices, sizes in ((bids, delta.bid_prices, delta.bid_sizes),
-                                    (asks, delta.ask_prices, delta.ask_sizes)):  # fmt: skip
-            for price, size in zip(prices, sizes, strict=True):
-                if size == 0.0:
-                    if price in side:
-                        del side[price]
-                else:
-                    side[price] = size
         for side in (bids, asks):
             [side.index(i) for i in range(min(10, len(side)))]
 
@@ -186,14 +184,7 @@ def main() -> int:
     items, results = measure()
     for name, events in results:
         print(f"{name:60s} {events:12,.0f} events/s")
-    text = section(items, results)
-    document = DOCUMENT.read_text() if DOCUMENT.exists() else "# Benchmarks\n"
-    if START in document:
-        before, rest = document.split(START, 1)
-        document = before + text + rest.split(END, 1)[1]
-    else:
-        document = document.rstrip("\n") + "\n\n" + text + "\n"
-    DOCUMENT.write_text(document)
+    replace_section(DOCUMENT, "bench_core", section(items, results))
     return 0
 
 

@@ -28,6 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' records, dashboard process and browser
 
+from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
+
 from streams.broker import LocalBroker  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
 from streams.config import Settings, Topics  # noqa: E402
@@ -171,15 +173,7 @@ def main() -> None:
         f"{live['seconds']:.1f} s.\n\n{table}\n{END}"
     )
     print(section)
-    text = DOCUMENT.read_text(encoding="utf-8")
-    if START in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = (
-            text.rstrip("\n") + "\n\n## Live view (`bench/bench_dashboard.py`)\n\n" + section + "\n"
-        )
-    DOCUMENT.write_text(text, encoding="utf-8")
+    replace_section(DOCUMENT, "bench_dashboard", section)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sections import replace_section
+
 from streams.connectors.synchronizer import BookSynchronizer
 from streams.connectors.venues import get_venue
 from streams.sources.recording import CONNECT, RECV, read_recording
@@ -93,14 +95,7 @@ def table(rows: list[tuple[str, int, int, float, float]]) -> str:
 
 
 def write_section(body: str) -> None:
-    text = DOCUMENT.read_text(encoding="utf-8") if DOCUMENT.exists() else "# Benchmarks\n"
-    section = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCUMENT.parent.mkdir(parents=True, exist_ok=True)
-    DOCUMENT.write_text(text, encoding="utf-8")
+    replace_section(DOCUMENT, "bench_parsers", f"{START}\n{body}\n{END}")
 
 
 def main() -> int:

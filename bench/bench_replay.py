@@ -19,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
+
 from streams.audit.replay import ReplayRequest, replay  # noqa: E402
 from streams.broker import LocalBroker  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
@@ -91,12 +93,7 @@ def main() -> int:
         f"{seconds:.1f} | {messages / seconds:,.0f} | {speedup:,.0f}x |\n\n"
         f"Target (issue 8): >= 10x real time.\n{END}"
     )
-    text = DOCUMENT.read_text(encoding="utf-8")
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCUMENT.write_text(text, encoding="utf-8")
+    replace_section(DOCUMENT, "bench_replay", section)
     print(section)
     return 0
 

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' record builder and PostgreSQL starter
 
+from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
+
 from streams.broker import LocalBroker  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
 from streams.config import Secret, Settings, Topics  # noqa: E402
@@ -133,13 +135,7 @@ def main() -> int:
         *(f"| {sink} | {kind} | {rate:,.0f} |" for sink, kind, rate in results),
     ])  # fmt: skip
     print(body)
-    text = DOCUMENT.read_text(encoding="utf-8") if DOCUMENT.exists() else "# Benchmarks\n"
-    section = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCUMENT.write_text(text, encoding="utf-8")
+    replace_section(DOCUMENT, "bench_sinks", f"{START}\n{body}\n{END}")
     return 0
 
 

@@ -14,6 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from sections import replace_section
+
 from streams.core.breaker import BreakerConfig
 from streams.core.pipeline import Pipeline
 from streams.core.types import SourcePosition
@@ -167,10 +169,7 @@ def main() -> int:
         "### False suggestions on the real recordings (calm markets)\n\n" + recordings_section()
     )
     print(body)
-    text = DOCUMENT.read_text(encoding="utf-8")
-    section = f"{START}\n{body}\n{END}"
-    text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    DOCUMENT.write_text(text, encoding="utf-8")
+    replace_section(DOCUMENT, "breaker_report", f"{START}\n{body}\n{END}")
     plot()
     return 0
 
