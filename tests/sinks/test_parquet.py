@@ -129,7 +129,10 @@ def test_a_batch_left_half_written_by_a_crash_is_completed_without_duplicates(
 
     crashed = run_sink(DiesAfterFiles(root, files=5), group_id, batch_size=400)
     crashed.thread.join(timeout=120)
-    left_by_crash = len(ParquetTarget(root).rows(IMBALANCE))
+    # Which table the crash cuts depends on how the consumer mixed the two topics in its batch.
+    left_by_crash = len(ParquetTarget(root).rows(IMBALANCE)) + len(
+        ParquetTarget(root).rows(SUGGESTIONS)
+    )
     restarted = run_sink(ParquetWriter(root), group_id, batch_size=64)
     target = ParquetTarget(root)
     wait_until(lambda: len(target.rows(IMBALANCE)) >= 300, 120, "every imbalance row")
@@ -137,7 +140,7 @@ def test_a_batch_left_half_written_by_a_crash_is_completed_without_duplicates(
     restarted.close()
 
     assert [type(error) for error in crashed.errors] == [SimulatedCrash]
-    assert 0 < left_by_crash < 300
+    assert 0 < left_by_crash < 330  # the crash really left a batch half written
     ids = sorted(row["record_id"] for row in target.rows(IMBALANCE))
     assert ids == sorted(record["record_id"] for record in imbalance)
     assert sorted(r["suggestion_id"] for r in target.rows(SUGGESTIONS)) == sorted(
