@@ -45,7 +45,8 @@ class BrokerProcess:
     log_file: str
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -128,7 +129,7 @@ class LocalBroker:
         shutil.rmtree(data_dir, ignore_errors=True)
         data_dir.mkdir(parents=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        broker_port, controller_port = _free_port(), _free_port()
+        broker_port, controller_port = free_port(), free_port()
         properties = self._write_properties(data_dir, broker_port, controller_port)
         self._format_storage(libs, properties)
         log_file = self.state_dir / "kafka.log"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from confluent_kafka import TopicPartition
 
-from streams.broker import LocalBroker
+from streams.broker import LocalBroker, free_port
 from streams.config import Settings
 from streams.exceptions import StreamsError
 from streams.transport import create_topics, make_consumer, topic_specs
@@ -103,13 +103,6 @@ def child_environment(settings: Settings) -> dict[str, str]:
         "STREAMS_TOPIC_SUGGESTIONS": settings.topics.suggestions,
         "STREAMS_TOPIC_DEAD_LETTER": settings.topics.dead_letter,
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.5) -> None:
@@ -219,7 +212,7 @@ def run_all(settings: Settings, config: RunConfig) -> RunSummary:
         cli = ("-m", "streams.cli")
         app_id = "streams-run"
         worker = children.start(
-            "worker", *cli, "worker", "--app-id", app_id, "--web-port", str(_free_port()),
+            "worker", *cli, "worker", "--app-id", app_id, "--web-port", str(free_port()),
             "--partitions", str(config.partitions),
         )  # fmt: skip
         sink = children.start(
@@ -228,7 +221,7 @@ def run_all(settings: Settings, config: RunConfig) -> RunSummary:
         )  # fmt: skip
         feeds = []
         for feed in config.feeds:
-            port = _free_port()
+            port = free_port()
             server = children.start(
                 f"replay-{feed.venue.lower()}", "-m", "streams.connectors.replay_server",
                 feed.venue, str(feed.recording), "--port", str(port),

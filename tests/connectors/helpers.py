@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.connectors.venues import get_venue
 from streams.core.types import BookDelta
 from streams.sources.recording import RECV, RecordedEvent, read_recording_set
 
@@ -33,6 +34,35 @@ def recording(name: str) -> Path:
 
 def events(name: str) -> list[RecordedEvent]:
     return list(read_recording_set(recording(name)))
+
+
+# One real recording per venue of the capability table.
+VENUE_RECORDINGS = {
+    "BINANCE": "BINANCE.ws.1.0",
+    "BINANCE_US": "BINANCE_US.ws.1.0",
+    "BINANCE_FUTURES": "BINANCE_FUTURES.ws.1.0",
+    "BINANCE_DELIVERY": "BINANCE_DELIVERY.ws.1.0",
+    "BYBIT": "BYBIT.jsonl.zst",
+    "COINBASE": "COINBASE.jsonl.zst",
+    "DERIBIT": "DERIBIT.ws.1.0",
+    "KRAKEN": "KRAKEN.ws.50.0",
+    "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0",
+    "OKX": "OKX.ws.1.0",
+    "OKCOIN": "OKCOIN.ws.1.0",
+}
+
+
+def book_frames(venue: str, max_chars: int, count: int) -> tuple[str, ...]:
+    """Up to `count` real frames of the venue, shorter than `max_chars`, that carry book updates."""
+    parser = get_venue(venue)
+    chosen: list[str] = []
+    for frame in frames(VENUE_RECORDINGS[venue]):
+        text = frame if isinstance(frame, str) else frame.decode()
+        if len(text) < max_chars and parser.parse(text, 1).updates:
+            chosen.append(text)
+        if len(chosen) == count:
+            break
+    return tuple(chosen)
 
 
 def frames(name: str) -> Iterator[str | bytes]:

@@ -15,24 +15,12 @@ from streams.connectors.venues import CAPABILITIES, get_venue, venue_names
 from streams.core.sync import SequenceRule
 from streams.sources.raw import DeltaReader
 from streams.sources.recording import RECV, read_recording
-from tests.connectors.helpers import recording
+from tests.connectors.helpers import VENUE_RECORDINGS, recording
 
 pytestmark = pytest.mark.unit
 
 # One recording per table row, so adding a venue without a recorded test fails here.
-ROW_RECORDINGS = {
-    "BINANCE": "BINANCE.ws.1.0",
-    "BINANCE_US": "BINANCE_US.ws.1.0",
-    "BINANCE_FUTURES": "BINANCE_FUTURES.ws.1.0",
-    "BINANCE_DELIVERY": "BINANCE_DELIVERY.ws.1.0",
-    "BYBIT": "BYBIT.jsonl.zst",
-    "COINBASE": "COINBASE.jsonl.zst",
-    "DERIBIT": "DERIBIT.ws.1.0",
-    "KRAKEN": "KRAKEN.ws.50.0",
-    "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0",
-    "OKX": "OKX.ws.1.0",
-    "OKCOIN": "OKCOIN.ws.1.0",
-}
+ROW_RECORDINGS = VENUE_RECORDINGS
 
 
 # The OKX/OKCoin recordings predate `seqId`; test_okx_seq_id_chain covers the rule instead.

@@ -7,21 +7,13 @@ formatted (`kafka-storage format --add-scram`), as a KRaft cluster does it.
 from __future__ import annotations
 
 import base64
-import socket
 import subprocess
 import uuid
 from pathlib import Path
 
-from streams.broker import BrokerError, LocalBroker
+from streams.broker import BrokerError, LocalBroker, free_port
 
 MECHANISM = "SCRAM-SHA-512"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ScramBroker(LocalBroker):
@@ -31,7 +23,7 @@ class ScramBroker(LocalBroker):
         super().__init__(home, state_dir=state_dir)
         self.username = username
         self.password = password
-        self.sasl_port = _free_port()
+        self.sasl_port = free_port()
 
     @property
     def sasl_bootstrap(self) -> str:

@@ -29,22 +29,9 @@ from streams.core.exceptions import InvalidDeltaError
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta
 from streams.transport import KafkaOutputSink, read_topic
-from tests.connectors.helpers import frames
+from tests.connectors.helpers import book_frames
 from tests.reliability.helpers import dead_letters, recorded_deltas
 
-RECORDING_OF = {
-    "BINANCE": "BINANCE.ws.1.0",
-    "BINANCE_US": "BINANCE_US.ws.1.0",
-    "BINANCE_FUTURES": "BINANCE_FUTURES.ws.1.0",
-    "BINANCE_DELIVERY": "BINANCE_DELIVERY.ws.1.0",
-    "BYBIT": "BYBIT.jsonl.zst",
-    "COINBASE": "COINBASE.jsonl.zst",
-    "DERIBIT": "DERIBIT.ws.1.0",
-    "KRAKEN": "KRAKEN.ws.50.0",
-    "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0",
-    "OKX": "OKX.ws.1.0",
-    "OKCOIN": "OKCOIN.ws.1.0",
-}
 EXAMPLES = 120  # per venue and strategy; ~11 venues x 2 strategies
 
 HOSTILE = st.one_of(
@@ -70,16 +57,9 @@ JSON = st.recursive(
 @cache
 def _book_frames(venue: str) -> tuple[Any, ...]:
     """Up to 30 small real frames of the venue that carry book updates, as parsed JSON."""
-    parser = get_venue(venue)
-    chosen = []
-    for frame in frames(RECORDING_OF[venue]):
-        text = frame if isinstance(frame, str) else frame.decode()
-        if len(text) < 6000 and parser.parse(text, 1).updates:
-            chosen.append(json.loads(text))
-        if len(chosen) == 30:
-            break
+    chosen = tuple(json.loads(text) for text in book_frames(venue, max_chars=6000, count=30))
     assert chosen, f"no book frames for {venue}"
-    return tuple(chosen)
+    return chosen
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
