@@ -71,6 +71,15 @@ def frames(name: str) -> Iterator[str | bytes]:
             yield event.data
 
 
+def apply_levels(side: dict[float, float], prices: Iterable[float], sizes: Iterable[float]) -> None:
+    """Apply one side of a delta to a price -> size dict: size 0 deletes the level."""
+    for price, size in zip(prices, sizes, strict=True):
+        if size == 0.0:
+            side.pop(price, None)
+        else:
+            side[price] = size
+
+
 class ReferenceBook:
     """Bids and asks per instrument, applying published deltas (size 0 deletes)."""
 
@@ -83,15 +92,8 @@ class ReferenceBook:
         key = delta.instrument
         if delta.is_snapshot:
             self.bids[key], self.asks[key] = {}, {}
-        for side, prices, sizes in (
-            (self.bids[key], delta.bid_prices, delta.bid_sizes),
-            (self.asks[key], delta.ask_prices, delta.ask_sizes),
-        ):
-            for price, size in zip(prices, sizes, strict=True):
-                if size == 0.0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
+        apply_levels(self.bids[key], delta.bid_prices, delta.bid_sizes)
+        apply_levels(self.asks[key], delta.ask_prices, delta.ask_sizes)
         bids, asks = self.bids[key], self.asks[key]
         if bids and asks and max(bids) >= min(asks):
             self.crossed += 1

@@ -35,7 +35,7 @@ from streams.connectors.session import (
 from streams.core.types import BookDelta
 from streams.sources.recording import RECV, read_recording
 from streams.transport import DeltaPublisher, TopicSpec, create_topics, read_topic, topic_specs
-from tests.connectors.helpers import recording
+from tests.connectors.helpers import apply_levels, recording
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -149,15 +149,8 @@ class Books:
         key = delta.venue_symbol
         if delta.is_snapshot:
             self.bids[key], self.asks[key] = {}, {}
-        for side, prices, sizes in (
-            (self.bids[key], delta.bid_prices, delta.bid_sizes),
-            (self.asks[key], delta.ask_prices, delta.ask_sizes),
-        ):
-            for price, size in zip(prices, sizes, strict=True):
-                if size == 0.0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
+        apply_levels(self.bids[key], delta.bid_prices, delta.bid_sizes)
+        apply_levels(self.asks[key], delta.ask_prices, delta.ask_sizes)
         if self.depth is not None:
             self.bids[key] = dict(self.top(self.bids[key], True, self.depth))
             self.asks[key] = dict(self.top(self.asks[key], False, self.depth))
