@@ -13,7 +13,7 @@ from collections import deque
 from operator import neg
 from typing import Any
 
-from streams.core.book import UNCHANGED, Book
+from streams.core.book import NATIVE, UNCHANGED, Book
 from streams.core.config import DEPTH_BANDS_BPS, MetricsConfig
 
 __all__ = ["IDENTITY_FIELDS", "Ewma", "MetricState", "compute_imbalance", "imbalance_record"]
@@ -133,6 +133,8 @@ def _band_depths(
     `keys` ascending as stored (bids negated, with `mid` negated too); a level is inside a band
     when its key <= mid * factor. Once every scanned level is inside, wider bands add nothing.
     """
+    if NATIVE:
+        return _band_depths_walk(keys, notionals, count, mid, factors)
     depths = []
     total = 0.0
     start = 0
@@ -151,6 +153,30 @@ def _band_depths(
         depths.append(total)
         start = end
     return depths, start
+
+
+def _band_depths_walk(
+    keys: list[float], notionals: list[float], count: int, mid: float, factors: tuple[float, ...]
+) -> tuple[list[float], int]:
+    """`_band_depths` as one typed walk (the compiled path): the same additions in the same order.
+
+    Each band's part is summed from 0.0 and then added to the running total, as `sum` of a slice
+    does; an empty part adds +0.0, which leaves the (non-negative) total as it is.
+    """
+    depths: list[float] = []
+    total = 0.0
+    i = 0
+    for factor in factors:
+        bound = mid * factor
+        part = 0.0
+        while i < count:
+            if keys[i] > bound:
+                break
+            part += notionals[i]
+            i += 1
+        total += part
+        depths.append(total)
+    return depths, i
 
 
 def _slippage_bps(
@@ -378,15 +404,19 @@ def _flows(
     state.previous = (top_bp, top_bq, top_ap, top_aq)
     if previous is None:
         return None, None
-    mlofi = [
-        (bq if bp >= pbp else 0.0)
-        - (pbq if bp <= pbp else 0.0)
-        - (aq if ap <= pap else 0.0)
-        + (paq if ap >= pap else 0.0)
-        for bp, bq, ap, aq, pbp, pbq, pap, paq in zip(
-            top_bp, top_bq, top_ap, top_aq, *previous, strict=True
+    pbp_, pbq_, pap_, paq_ = previous
+    mlofi: list[float] = []
+    for k in range(levels):
+        bp = top_bp[k]
+        pbp = pbp_[k]
+        ap = top_ap[k]
+        pap = pap_[k]
+        mlofi.append(
+            (top_bq[k] if bp >= pbp else 0.0)
+            - (pbq_[k] if bp <= pbp else 0.0)
+            - (top_aq[k] if ap <= pap else 0.0)
+            + (paq_[k] if ap >= pap else 0.0)
         )
-    ]
     return mlofi[0], mlofi
 
 
