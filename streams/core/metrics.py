@@ -127,14 +127,23 @@ def _padded(values: list[float], length: int, fill: float) -> list[float]:
 def _band_depths(
     keys: list[float], notionals: list[float], count: int, mid: float, factors: tuple[float, ...]
 ) -> tuple[list[float], int]:
-    """Depth (quote notional) inside each band, one C-speed pass over the levels inside the widest,
-    and the last level index the result depends on.
+    """Depth (quote notional) inside each band, and the last level index the result depends on.
 
     `keys` ascending as stored (bids negated, with `mid` negated too); a level is inside a band
-    when its key <= mid * factor. Once every scanned level is inside, wider bands add nothing.
+    when its key <= mid * factor. Two paths with the same additions in the same order.
     """
     if NATIVE:
         return _band_depths_walk(keys, notionals, count, mid, factors)
+    return _band_depths_sliced(keys, notionals, count, mid, factors)
+
+
+def _band_depths_sliced(
+    keys: list[float], notionals: list[float], count: int, mid: float, factors: tuple[float, ...]
+) -> tuple[list[float], int]:
+    """The pure-Python path: C-speed `bisect` and `sum` over the levels inside the widest band.
+
+    Once every scanned level is inside, wider bands add nothing.
+    """
     depths = []
     total = 0.0
     start = 0
@@ -158,7 +167,7 @@ def _band_depths(
 def _band_depths_walk(
     keys: list[float], notionals: list[float], count: int, mid: float, factors: tuple[float, ...]
 ) -> tuple[list[float], int]:
-    """`_band_depths` as one typed walk (the compiled path): the same additions in the same order.
+    """The compiled path: one typed walk, with the additions of `_band_depths_sliced` in its order.
 
     Each band's part is summed from 0.0 and then added to the running total, as `sum` of a slice
     does; an empty part adds +0.0, which leaves the (non-negative) total as it is.

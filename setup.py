@@ -1,0 +1,32 @@
+"""Build hook: compile the core's hot modules with mypyc when it can, pure Python otherwise.
+
+Everything else about the package is in pyproject.toml. The compiled modules give the same
+results bit for bit (they run the same source); they are only faster (docs/benchmarks.md).
+Set STREAMS_PURE_PYTHON=1 to skip them; without a C compiler they are skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools import Extension, setup
+
+# The per-event hot path: book updates and the imbalance record.
+COMPILED = ["streams/core/book.py", "streams/core/metrics.py"]
+
+
+def _extensions() -> list[Extension]:
+    if os.environ.get("STREAMS_PURE_PYTHON"):
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:  # mypy is a build requirement, but a --no-build-isolation build may lack it
+        return []
+    # separate: one self-contained library per module, no top-level shared module to install
+    extensions: list[Extension] = mypycify(COMPILED, opt_level="3", separate=True)
+    for extension in extensions:
+        extension.optional = True  # a failed compile falls back to the .py module
+    return extensions
+
+
+setup(ext_modules=_extensions())
