@@ -167,25 +167,30 @@ def _band_depths_sliced(
 def _band_depths_walk(
     keys: list[float], notionals: list[float], count: int, mid: float, factors: tuple[float, ...]
 ) -> tuple[list[float], int]:
-    """The compiled path: one typed walk, with the additions of `_band_depths_sliced` in its order.
+    """The compiled path: typed searches and sums, with the additions of the sliced path, in order.
 
     Each band's part is summed from 0.0 and then added to the running total, as `sum` of a slice
     does; an empty part adds +0.0, which leaves the (non-negative) total as it is.
     """
     depths: list[float] = []
     total = 0.0
-    i = 0
+    start = 0
     for factor in factors:
-        bound = mid * factor
+        # bisect_right(keys, bound, start, count), then the part from 0.0
+        end, high, bound = start, count, mid * factor
+        while end < high:
+            middle = (end + high) >> 1
+            if bound < keys[middle]:
+                high = middle
+            else:
+                end = middle + 1
         part = 0.0
-        while i < count:
-            if keys[i] > bound:
-                break
+        for i in range(start, end):
             part += notionals[i]
-            i += 1
         total += part
         depths.append(total)
-    return depths, i
+        start = end
+    return depths, start
 
 
 def _slippage_bps(
