@@ -15,7 +15,15 @@ from streams.broker import LocalBroker, _pid_alive
 from streams.codec import TopicCodecs
 from streams.config import Settings
 from streams.core.types import BookDelta
-from streams.transport import DeltaPublisher, create_topics, read_topic, topic_specs
+from streams.transport import (
+    DeliveryError,
+    DeltaPublisher,
+    KafkaOutputSink,
+    TopicSpec,
+    create_topics,
+    read_topic,
+    topic_specs,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +83,23 @@ def test_confluent_deserializer_reads_records_from_the_topic(kafka_settings: Set
     ]
 
     assert sorted(r["sequence"] for r in records) == [0, 1, 2, 3, 4]
+
+
+def test_output_sink_flush_raises_when_the_broker_rejects_a_record(
+    kafka_settings: Settings,
+) -> None:
+    # Delivery reports come back for failures only; a rejected record must still fail the flush.
+    topic = "sink-rejects"
+    create_topics(kafka_settings, [TopicSpec(topic, 1, {"max.message.bytes": "2000"})])
+    sink = KafkaOutputSink(
+        kafka_settings, **{"compression.type": "none", "enable.idempotence": False}
+    )
+    sink.produce(topic, b"k", b"small")
+    sink.flush()
+    sink.produce(topic, b"k", b"x" * 10_000)  # above the topic's limit: the broker refuses it
+    with pytest.raises(DeliveryError, match=topic):
+        sink.flush(30)
+    assert [m.value() for m in read_topic(kafka_settings, topic)] == [b"small"]
 
 
 def test_topic_creation_is_idempotent(kafka_settings: Settings) -> None:
