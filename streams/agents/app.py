@@ -1,7 +1,8 @@
 """The Faust application: one agent over `book-deltas`, a checkpoint table, health and metrics.
 
-CPU work (decode, core, encode) runs in a worker thread, one batch at a time, so the event loop
-keeps heartbeating and no rebalance storm starts under load. Table writes stay on the loop.
+CPU work (decode, core, encode, produce) runs in a child process (`agents/compute.py`), one batch
+at a time, so the event loop keeps heartbeating on its own core and no rebalance storm starts
+under load. Table writes stay on the loop.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Iterable
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,7 @@ import faust
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.agents.processor import DeltaBatchProcessor, InputRecord
-from streams.codec import TopicCodecs
+from streams.agents.compute import BatchResult, ComputeProcess, Row
 from streams.config import Settings
 from streams.core.pipeline import Pipeline
 from streams.exceptions import StreamsError
@@ -31,12 +31,7 @@ from streams.observability import (
     OUTPUTS,
     SUGGESTIONS,
 )
-from streams.transport import (
-    KafkaOutputSink,
-    partition_count,
-    read_partition_range,
-    resume_offset,
-)
+from streams.transport import partition_count, resume_offset
 
 __all__ = ["WorkerConfig", "build_app"]
 
@@ -128,12 +123,8 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
         "instrument-checkpoints", default=None, key_type=bytes, value_type=bytes,
         partitions=partitions, use_partitioner=True,
     )  # fmt: skip
-    codecs = TopicCodecs.register(settings)
-    processor = DeltaBatchProcessor(
-        pipeline, codecs, settings.topics, KafkaOutputSink(settings),
-        checkpoint_every=config.checkpoint_every,
-    )  # fmt: skip
-    state = _WorkerState(processor, settings, checkpoints, config.app_id)
+    compute = ComputeProcess(settings, pipeline, config.checkpoint_every)
+    state = _WorkerState(app, compute, settings, checkpoints, config.app_id)
 
     @app.agent(deltas)
     async def process_deltas(stream: faust.StreamT[Any]) -> None:
@@ -141,14 +132,13 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
             config.batch_size, within=config.batch_within_s
         )
         async for events in batches:
-            records = [
-                InputRecord(
-                    e.message.topic, e.message.partition, e.message.offset,
-                    e.message.key, e.message.value,
-                )
-                for e in events
-            ]  # fmt: skip
-            await state.handle_batch(records)
+            messages = [e.message for e in events]
+            for message in messages:
+                # take_events acks the batch when this body returns; the extra reference holds
+                # each offset's commit until the child has flushed its outputs (`_complete`)
+                message.incref()
+            rows: list[Row] = [(m.partition, m.offset, m.key, m.value) for m in messages]
+            await state.submit(messages[0].topic, rows, messages)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust passes revoked positionally
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
@@ -162,10 +152,16 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
 class _WorkerState:
     """What the agent shares with the rebalance hooks and the web pages."""
 
+    IN_FLIGHT = 2  # one batch computing, one queued behind it: the child never waits for Faust
+
     def __init__(
-        self, processor: DeltaBatchProcessor, settings: Settings, table: Any, app_id: str
+        self, app: faust.App, compute: ComputeProcess, settings: Settings, table: Any, app_id: str
     ) -> None:
-        self.processor = processor
+        self.app = app
+        self.compute = compute
+        self.in_flight = asyncio.Semaphore(self.IN_FLIGHT)
+        self.completion: asyncio.Future[None] | None = None
+        self.failure: BaseException | None = None
         self.settings = settings
         self.app_id = app_id  # Faust's consumer group
         self.table = table
@@ -175,68 +171,93 @@ class _WorkerState:
         self.records = 0
         self.logged_at = 0.0
 
-    async def handle_batch(self, records: list[InputRecord]) -> None:
-        loop = asyncio.get_running_loop()
-        async with self.lock:
-            for partition in sorted({r.partition for r in records} - self.ready):
-                first = min(r.offset for r in records if r.partition == partition)
-                log.info(
-                    "partition %s[%d]: first record %d, restoring",
-                    records[0].topic,
-                    partition,
-                    first,
-                )
-                await loop.run_in_executor(None, self._restore, partition, records[0].topic, first)
-                self.ready.add(partition)
-            with BATCH_SECONDS.labels(ROLE).time():
-                stats = await loop.run_in_executor(None, self.processor.process_batch, records)
-            self.batches += 1
-            self.records += stats.records
-            _record_metrics(stats)
-            now = loop.time()
-            if now - self.logged_at >= 10.0:  # a heartbeat in the log: progress per partition
-                self.logged_at = now
-                log.info(
-                    "%d records in %d batches; last offsets %s", self.records, self.batches,
-                    {r.partition: r.offset for r in records},
-                )  # fmt: skip
-            for partition in sorted({r.partition for r in records}):
-                if self.processor.checkpoint_due(partition):
-                    for instrument, data in self.processor.checkpoint(partition).items():
-                        self.table[instrument.encode()] = data
-            INSTRUMENTS.labels(ROLE).set(len(self.processor.pipeline.instruments()))
+    async def submit(self, topic: str, rows: list[Row], messages: list[Any]) -> None:
+        """Queue a batch in the child and return, so Faust gathers the next batch meanwhile.
 
-    def _restore(self, partition: int, topic: str, first_offset: int) -> None:
+        At most `IN_FLIGHT` batches wait in the child; each one's offsets are acknowledged to
+        Faust (and so committed) only after the child flushed its outputs.
+        """
+        if self.failure is not None:
+            raise self.failure
+        async with self.lock:
+            for partition in sorted({row[0] for row in rows} - self.ready):
+                first = min(row[1] for row in rows if row[0] == partition)
+                log.info("partition %s[%d]: first record %d, restoring", topic, partition, first)
+                await self._restore(topic, partition, first)
+                self.ready.add(partition)
+            await self.in_flight.acquire()
+            result = self.compute.submit_batch(topic, rows)
+            self.completion = asyncio.ensure_future(
+                self._complete(result, rows, messages, self.completion)
+            )
+
+    async def _complete(
+        self,
+        result: asyncio.Future[BatchResult],
+        rows: list[Row],
+        messages: list[Any],
+        previous: asyncio.Future[None] | None,
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            if previous is not None:
+                await previous  # table writes and acks in batch order
+            done = await result
+        except BaseException as error:
+            log.exception("batch of %d records failed; the worker stops", len(rows))
+            self.failure = error
+            await self.app.crash(error)  # stop the worker: its supervisor starts a fresh one
+            raise
+        finally:
+            self.in_flight.release()
+        BATCH_SECONDS.labels(ROLE).observe(time.perf_counter() - started)
+        self.batches += 1
+        self.records += done.stats.records
+        _record_metrics(done)
+        for instrument, data in done.checkpoints.items():
+            self.table[instrument.encode()] = data
+        for message in messages:
+            message.ack(self.app.consumer)
+        now = time.monotonic()
+        if now - self.logged_at >= 10.0:  # a heartbeat in the log: progress per partition
+            self.logged_at = now
+            log.info(
+                "%d records in %d batches; last offsets %s", self.records, self.batches,
+                {row[0]: row[1] for row in rows},
+            )  # fmt: skip
+
+    async def _restore(self, topic: str, partition: int, first_offset: int) -> None:
         # Resume from the group's committed offset, not from the first record handed to us: a
         # batch buffered before a rebalance can start past it, and what lies between was
         # committed by nobody (re-emitted below) or is already in the checkpointed state.
-        committed = resume_offset(self.settings, self.app_id, topic, partition)
+        loop = asyncio.get_running_loop()
+        committed = await loop.run_in_executor(
+            None, resume_offset, self.settings, self.app_id, topic, partition
+        )
         stored = {
             (k.decode() if isinstance(k, bytes) else str(k)): v
             for k, v in list(self.table.items())
             if v is not None
         }
-
-        def read_range(p: int, start: int, end: int) -> Iterable[InputRecord]:
-            for m in read_partition_range(self.settings, topic, p, start, end):
-                yield InputRecord(topic, p, m.offset() or 0, m.key(), m.value())
-
-        replayed = self.processor.restore_partition(partition, stored, committed, read_range)
+        replayed, instruments = await self.compute.restore_partition(
+            topic, partition, stored, committed
+        )
         log.info(
             "partition %s[%d] restored: %d instruments from checkpoints, %d records re-applied, "
             "resuming at %d (first record handed: %d)",
-            topic, partition, len(self.processor.instruments(partition)), replayed,
-            committed, first_offset,
+            topic, partition, instruments, replayed, committed, first_offset,
         )  # fmt: skip
 
     async def release(self, partitions: set[int]) -> None:
         async with self.lock:
             for partition in sorted(partitions):
-                self.processor.release_partition(partition)
+                await self.compute.release_partition(partition)
                 self.ready.discard(partition)
 
 
-def _record_metrics(stats: Any) -> None:
+def _record_metrics(result: BatchResult) -> None:
+    stats = result.stats
+    INSTRUMENTS.labels(ROLE).set(result.instruments)
     EVENTS.labels(ROLE).inc(stats.records)
     DEAD_LETTERS.labels(ROLE).inc(stats.dead_letters)
     OUTPUTS.labels(ROLE, "imbalance").inc(stats.imbalance)

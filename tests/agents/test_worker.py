@@ -3,6 +3,8 @@ rebalancing between two workers."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +46,15 @@ def _publish(settings: Settings, deltas: list[BookDelta]) -> None:
     publisher.flush()
 
 
+def _gone(pids: list[int], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _collector(settings: Settings) -> OutputCollector:
     codecs = TopicCodecs.register(settings)
     return OutputCollector(settings, settings.topics.imbalance, codecs.imbalance, "record_id")
@@ -83,7 +94,11 @@ def test_worker_killed_mid_stream_recovers_books_from_the_changelog(
     first = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
     collector.wait_for(len(expected) // 4, 240, alive=lambda: first.process.poll() is None)
 
+    children = first.children()
     first.kill()
+    # its compute process dies with it: nothing keeps producing for partitions it no longer owns
+    assert children
+    assert _gone(children, 10), f"orphans of the killed worker: {children}"
     _publish(topics_ready, deltas[half:])
     second = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
     collector.wait_for(len(expected), 240, alive=lambda: second.process.poll() is None)
