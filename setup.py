@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 # The per-event hot path: book updates and the imbalance record.
 COMPILED = ["streams/core/book.py", "streams/core/metrics.py"]
@@ -29,4 +30,13 @@ def _extensions() -> list[Extension]:
     return extensions
 
 
-setup(ext_modules=_extensions())
+class _BuildAlways(build_ext):
+    """Recompile every time: after a comment-only edit mypyc writes the same C, the compiled module
+    would keep its old time and look older than its source (tests/core/test_native.py)."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        self.force = True
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": _BuildAlways})
