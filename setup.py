@@ -8,6 +8,7 @@ Set STREAMS_PURE_PYTHON=1 to skip them; without a C compiler they are skipped wi
 from __future__ import annotations
 
 import os
+import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -23,8 +24,12 @@ def _extensions() -> list[Extension]:
         from mypyc.build import mypycify
     except ImportError:  # mypy is a build requirement, but a --no-build-isolation build may lack it
         return []
-    # separate: one self-contained library per module, no top-level shared module to install
-    extensions: list[Extension] = mypycify(COMPILED, opt_level="3", separate=True)
+    try:
+        # separate: one self-contained library per module, no top-level shared module to install
+        extensions: list[Extension] = mypycify(COMPILED, opt_level="3", separate=True)
+    except (Exception, SystemExit) as error:  # mypyc exits on a type error its mypy finds
+        print(f"setup.py: not compiling the core ({error!r}): pure Python", file=sys.stderr)
+        return []
     for extension in extensions:
         extension.optional = True  # a failed compile falls back to the .py module
     return extensions
