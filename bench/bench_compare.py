@@ -60,6 +60,7 @@ COPIES = int(
 PARTITIONS = 4
 BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", 100))  # per slow system, throughput phase
 RATE = 1_000  # offered load of the latency phase, msgs/s
+WORKER_RATE = 5_000  # the worker's latency is measured at issue 5's load too
 WARMUP_S, MEASURE_S = 5.0, 20.0
 QUIX_VENV = Settings.from_environment().home / "bench" / "quix-venv"
 
@@ -126,7 +127,8 @@ def start(system: str, settings: Settings, topics: Topics, stats: Path, limit: i
                 str(BUDGET_S * 10)]  # fmt: skip
     elif system == "worker":
         args = ["-m", "streams.cli", "worker", "--app-id", f"bench-{uuid.uuid4().hex[:8]}",
-                "--web-port", str(free_port()), "--partitions", str(PARTITIONS)]  # fmt: skip
+                "--web-port", str(free_port()), "--partitions", str(PARTITIONS),
+                *os.environ.get("BENCH_WORKER_ARGS", "").split()]  # fmt: skip
     else:
         job = {"faust": "faust_naive.py", "quix": "quix_job.py"}[system]
         if system == "quix":
@@ -149,16 +151,41 @@ def free_port() -> int:
         return port
 
 
+def _process_tree(pid: int) -> list[int]:
+    """The process and its live descendants (the worker's compute process among them)."""
+    try:
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return []
+    return [pid, *(p for child in children for p in _process_tree(child))]
+
+
 def proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of the whole process tree: a system that uses more processes pays for them."""
+    total = 0.0
+    for member in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def proc_peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Sum of the tree's peak resident sets (an upper bound of the peak together)."""
+    total = 0.0
+    for member in _process_tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmHWM:"))
+    return total
 
 
 def output_count(consumer: Consumer, topic: str) -> int:
@@ -236,7 +263,7 @@ def throughput(system: str, settings: Settings, topics: Topics, inputs: int, exp
 
 
 def latency(system: str, settings: Settings, codecs: TopicCodecs, feed: list[BookDelta],
-            work: Path) -> list[int]:  # fmt: skip
+            work: Path, rate: int = RATE) -> list[int]:  # fmt: skip
     topics = fresh_topics(settings, f"bench-lat-{system}-{uuid.uuid4().hex[:6]}")
     stats = work / f"{system}-latency.json"
     process = start(system, settings, topics, stats, 0, True, work / f"{system}-l.log")
@@ -255,7 +282,7 @@ def latency(system: str, settings: Settings, codecs: TopicCodecs, feed: list[Boo
     try:
         while time.perf_counter() < deadline:
             now = time.perf_counter()
-            while sent < (now - begin) * RATE:
+            while sent < (now - begin) * rate:
                 d = feed[sent % len(feed)]
                 now_us = time.time_ns() // 1000
                 d = dataclasses.replace(d, event_time=now_us, receive_time=now_us)
@@ -334,7 +361,7 @@ def plot(results: dict[str, dict[str, Any]]) -> None:
     labels = [s for s in systems]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.bar(labels, [results[s]["rate"] for s in systems], color="#4477aa")
-    left.set_title("throughput, messages/s (one process)")
+    left.set_title("throughput, messages/s")
     p50 = [results[s]["p50_ms"] for s in systems]
     p99 = [results[s]["p99_ms"] for s in systems]
     x = range(len(systems))
@@ -370,6 +397,13 @@ def section(results: dict[str, dict[str, Any]], inputs: int, changes: float, bas
     floor = results.get("floor", {}).get("rate")
     floor_share = f"{100 * ours / floor:.0f} %" if floor else "n/a"
     table = "\n".join(rows)
+    worker = results.get("worker", {})
+    high = (
+        f" The worker at {WORKER_RATE:,} msgs/s (issue 5: p99 < 50 ms): p50 "
+        f"{worker['p50_high_ms']:.1f} ms, p99 {worker['p99_high_ms']:.1f} ms."
+        if "p99_high_ms" in worker
+        else ""
+    )
     return f"""{START}
 ## This project against the alternatives (`bench/bench_compare.py`)
 
@@ -377,10 +411,14 @@ def section(results: dict[str, dict[str, Any]], inputs: int, changes: float, bas
 other jobs, {versions()}. One local KRaft broker on the same machine, {PARTITIONS} partitions.
 Input: {inputs:,} `book-deltas` messages ({changes:.1f} level changes per message) built from
 {base:,} real deltas of {", ".join(FILES)}, scaled to {instruments:,} instruments (symbols
-renamed) and {repeats} time-shifted repeats. Each system runs in its own process on one core.
+renamed) and {repeats} time-shifted repeats. (a), (b) and (d) are one process each; (c) is two
+processes, Faust's consumer and a compute child (`streams/agents/compute.py`), so it can use both
+cores: its CPU and memory columns are the sum of both processes, and the CPU column is the
+per-core comparison.
 Rates are from each system's first to its last message; (b) and (d) stop after {BUDGET_S:.0f} s.
 Latency: {RATE:,} msgs/s offered for {MEASURE_S:.0f} s after a {WARMUP_S:.0f} s warm-up,
-receive_time to the output record read back (floor: to its decode).
+receive_time to the output record read back (floor: to its decode); the feed producer and the
+reader share the machine with the system measured.{high}
 Whole run: {total_s / 60:.1f} min.
 
 | system | messages | msgs/s | level changes/s | CPU s per 1M msgs | peak RSS MB | p50 ms | p99 ms |
@@ -449,6 +487,10 @@ def run(settings: Settings, began: float, work: Path) -> int:
         r["cpu_per_million"] = r["cpu_s"] / r["messages"] * 1e6
         r["p50_ms"], r["p99_ms"] = percentile(lat, 0.5), percentile(lat, 0.99)
         r["latency_samples"] = len(lat)
+        if system == "worker":  # issue 5: p99 < 50 ms at 5,000 msgs/s
+            print(f"worker: latency at {WORKER_RATE:,} msgs/s ...", flush=True)
+            high = latency(system, settings, codecs, feed, work, WORKER_RATE)
+            r["p50_high_ms"], r["p99_high_ms"] = percentile(high, 0.5), percentile(high, 0.99)
         r.pop("latencies_us", None)
         results[system] = r
         print(system, json.dumps(r), flush=True)

@@ -147,6 +147,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         app_id=args.app_id,
         partitions=partition_count(settings, settings.topics.book_deltas),
         batch_size=args.batch_size,
+        batch_within_s=args.batch_within_ms / 1000,
         checkpoint_every=args.checkpoint_every,
         web_host=args.web_host,
         web_port=args.web_port,
@@ -390,6 +391,10 @@ def _parser() -> argparse.ArgumentParser:
         "--partitions", type=int, default=4, help="partitions if topics are created"
     )
     worker.add_argument("--batch-size", type=int, default=2000)
+    worker.add_argument(
+        "--batch-within-ms", type=float, default=20.0,
+        help="close a batch after this long even if not full (latency vs per-batch cost)",
+    )  # fmt: skip
     worker.add_argument("--checkpoint-every", type=int, default=5000, help="records per partition")
     worker.add_argument("--web-host", default="127.0.0.1")
     worker.add_argument("--web-port", type=int, default=6066, help="/metrics, /healthz, /readyz")

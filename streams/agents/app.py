@@ -46,7 +46,7 @@ class WorkerConfig:
     app_id: str = "streams-worker"
     partitions: int = 4
     batch_size: int = 2_000
-    batch_within_s: float = 0.05
+    batch_within_s: float = 0.02
     checkpoint_every: int = 5_000
     web_host: str = "127.0.0.1"
     web_port: int = 6066
