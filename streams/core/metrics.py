@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections import deque
 from operator import neg
 from typing import Any
 
@@ -75,16 +74,21 @@ class MetricState:
 
     `previous` holds the top `mlofi_levels` prices and sizes of the previous record (for OFI and
     multi-level OFI); it is cleared when the book resets, so OFI is null on the next record.
-    The OFI windows keep (event_time, ofi) pairs with running sums.
+    The OFI windows keep (event_time, ofi) pairs with running sums, in one pair of lists: every
+    record joins every window and a shorter window drops at least what a longer one drops, so each
+    window is a suffix of the longest, starting at its index in `flow_heads`.
     """
 
-    __slots__ = ("cache", "depth_ewma", "ofi_sums", "ofi_windows", "previous", "spread_ewma")
+    __slots__ = (
+        "cache", "depth_ewma", "flow_heads", "flow_times", "flow_values", "ofi_sums", "previous",
+        "spread_ewma",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.previous: tuple[list[float], list[float], list[float], list[float]] | None = None
-        self.ofi_windows: tuple[deque[tuple[int, float]], ...] = tuple(
-            deque() for _ in _OFI_WINDOWS_US
-        )
+        self.flow_times: list[int] = []
+        self.flow_values: list[float] = []
+        self.flow_heads = [0] * len(_OFI_WINDOWS_US)
         self.ofi_sums = [0.0] * len(_OFI_WINDOWS_US)
         self.spread_ewma = Ewma()
         self.depth_ewma = Ewma()
@@ -95,9 +99,13 @@ class MetricState:
         self.cache = None
 
     def snapshot(self) -> dict[str, Any]:
+        times, values = self.flow_times, self.flow_values
         return {
             "previous": None if self.previous is None else [list(x) for x in self.previous],
-            "ofi_windows": [[list(pair) for pair in window] for window in self.ofi_windows],
+            "ofi_windows": [
+                [[t, v] for t, v in zip(times[head:], values[head:], strict=True)]
+                for head in self.flow_heads
+            ],
             "ofi_sums": list(self.ofi_sums),
             "spread_ewma": self.spread_ewma.snapshot(),
             "depth_ewma": self.depth_ewma.snapshot(),
@@ -110,9 +118,15 @@ class MetricState:
         if previous is not None:
             bp, bq, ap, aq = ([float(v) for v in side] for side in previous)
             metrics.previous = (bp, bq, ap, aq)
-        metrics.ofi_windows = tuple(
-            deque((int(t), float(v)) for t, v in window) for window in state["ofi_windows"]
-        )
+        windows = [[(int(t), float(v)) for t, v in window] for window in state["ofi_windows"]]
+        longest = windows[-1]
+        if len(windows) != len(_OFI_WINDOWS_US) or any(
+            window != longest[len(longest) - len(window) :] for window in windows
+        ):
+            raise ValueError("OFI windows: each must end the longest one")
+        metrics.flow_times = [t for t, _ in longest]
+        metrics.flow_values = [v for _, v in longest]
+        metrics.flow_heads = [len(longest) - len(window) for window in windows]
         metrics.ofi_sums = [float(v) for v in state["ofi_sums"]]
         metrics.spread_ewma = Ewma.restore(state["spread_ewma"])
         metrics.depth_ewma = Ewma.restore(state["depth_ewma"])
@@ -439,12 +453,25 @@ def _window_sums(state: MetricState, event_time: int, flow: float) -> list[float
 
     A window whose only entry is the new one is re-anchored to it, so the sums never drift.
     """
-    window_sums = state.ofi_sums
-    for w, window in enumerate(state.ofi_windows):
-        window.append((event_time, flow))
+    times, values, heads, window_sums = (
+        state.flow_times, state.flow_values, state.flow_heads, state.ofi_sums
+    )  # fmt: skip
+    times.append(event_time)
+    values.append(flow)
+    last = len(times) - 1
+    for w in range(len(heads)):
+        head = heads[w]
         total = window_sums[w] + flow
         horizon = event_time - _OFI_WINDOWS_US[w]
-        while window[0][0] <= horizon:
-            total -= window.popleft()[1]
-        window_sums[w] = total if len(window) > 1 else window[0][1]
+        while times[head] <= horizon:
+            total -= values[head]
+            head += 1
+        heads[w] = head
+        window_sums[w] = total if head < last else flow
+    dropped = heads[-1]  # the longest window's start: nothing before it is in any window
+    if dropped > 256 and 2 * dropped > last:
+        del times[:dropped]
+        del values[:dropped]
+        for w in range(len(heads)):
+            heads[w] -= dropped
     return window_sums

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+from collections import deque
 
 import pytest
 
@@ -110,6 +112,44 @@ def test_ofi_windows_sum_by_event_time() -> None:
     assert (r1["ofi_1s"], r1["ofi_10s"]) == (1.0, 1.0)
     assert (r2["ofi_1s"], r2["ofi_10s"]) == (2.0, 3.0)  # 500 ms fell out of the 1 s window
     assert (r3["ofi_1s"], r3["ofi_10s"]) == (-1.0, 1.0)  # (1.0, 11.0] keeps 1.6 s and 11 s
+
+
+def _deque_windows(flows: list[tuple[int, float]]) -> list[tuple[float, float]]:
+    """The OFI window sums as first written (a deque per window): the bits to keep."""
+    windows = ((deque[tuple[int, float]](), 1_000_000), (deque[tuple[int, float]](), 10_000_000))
+    sums = [0.0, 0.0]
+    out = []
+    for t, flow in flows:
+        for w, (window, span) in enumerate(windows):
+            window.append((t, flow))
+            total = sums[w] + flow
+            while window[0][0] <= t - span:
+                total -= window.popleft()[1]
+            sums[w] = total if len(window) > 1 else window[0][1]
+        out.append((sums[0], sums[1]))
+    return out
+
+
+def test_ofi_windows_over_hours_of_records_and_a_restore_keep_their_bits() -> None:
+    rng = random.Random(7)
+    pipeline = Pipeline()
+    records = [pipeline.process(delta(BIDS, ASKS, snapshot=True, t=0), at(0)).imbalance]
+    t = 0
+    for i in range(1, 6_000):
+        t += rng.choice((0, 1_000, 20_000, 300_000, 2_000_000, -400_000))  # some out of order
+        size = round(rng.uniform(0.1, 9.0), 3)
+        if i == 3_000:  # a checkpoint hand-over in the middle
+            state = pipeline.snapshot_state("TEST:BTC-USDT")
+            pipeline = Pipeline()
+            pipeline.restore_state("TEST:BTC-USDT", state)
+        records.append(pipeline.process(delta([(100.0, size)], [], t=t), at(i)).imbalance)
+    flows = [(r["event_time"], r["ofi"] or 0.0) for r in records if r is not None]
+
+    sums = [(r["ofi_1s"], r["ofi_10s"]) for r in records if r is not None]
+
+    assert len(sums) == 6_000
+    assert repr(sums) == repr(_deque_windows(flows))  # the same bits, signs of zero too
+    assert len({s for s, _ in sums}) > 1_000  # the sums moved
 
 
 def test_z_scores_need_warm_up_then_flag_a_spread_blowout() -> None:
