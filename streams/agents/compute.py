@@ -89,7 +89,10 @@ def _start(settings: Settings, pipeline: Pipeline, checkpoint_every: int) -> Non
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:  # not Linux: the executor still ends the child when the parent exits cleanly
         pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops us
+    # A signal to the whole group (Ctrl-C, `timeout`, systemd's control-group kill) is the
+    # parent's to handle: it finishes or abandons the batch in flight, then we go with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _settings = settings
     _processor = DeltaBatchProcessor(
         pipeline, TopicCodecs.register(settings), settings.topics, KafkaOutputSink(settings),

@@ -3,6 +3,8 @@ rebalancing between two workers."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -130,3 +132,51 @@ def test_two_workers_share_partitions_and_hand_over_book_state(
     assert collector.conflicts == []
     got = by_instrument(list(collector.records.values()))
     assert first_differences(got, by_instrument(expected)) == []
+
+
+def _compute_child(worker: Any) -> int:
+    """The worker's compute process (spawned by multiprocessing; the other child is its tracker)."""
+    for pid in worker.children():
+        if b"--multiprocessing-fork" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    raise AssertionError(f"no compute process among {worker.children()}")
+
+
+def test_worker_whose_compute_process_dies_exits_and_a_replacement_loses_nothing(
+    topics_ready: Settings, worker_factory: WorkerFactory
+) -> None:
+    deltas, expected = _recording()
+    _publish(topics_ready, deltas)
+    collector = _collector(topics_ready)
+    first = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
+    collector.wait_for(len(expected) // 4, 240, alive=lambda: first.process.poll() is None)
+
+    os.kill(_compute_child(first), signal.SIGKILL)
+    # its state is gone with the child: the worker must stop (non-zero, for its supervisor), not
+    # carry on without books or hang
+    assert first.process.wait(timeout=60) != 0
+    second = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
+    collector.wait_for(len(expected), 240, alive=lambda: second.process.poll() is None)
+    collector.poll(2)
+
+    assert collector.conflicts == []
+    got = by_instrument(list(collector.records.values()))
+    assert first_differences(got, by_instrument(expected)) == []
+
+
+def test_sigterm_to_the_whole_process_group_stops_the_worker_cleanly(
+    topics_ready: Settings, worker_factory: WorkerFactory
+) -> None:
+    # systemd (KillMode=control-group) and `timeout` signal every process of the worker at once:
+    # the compute process leaves the shutdown to its parent, which exits 0.
+    deltas, expected = _recording()
+    _publish(topics_ready, deltas)
+    collector = _collector(topics_ready)
+    worker = worker_factory("--batch-size", "100", new_session=True)
+    collector.wait_for(len(expected) // 4, 240, alive=lambda: worker.process.poll() is None)
+    children = worker.children()
+
+    os.killpg(worker.process.pid, signal.SIGTERM)
+
+    assert worker.process.wait(timeout=60) == 0
+    assert _gone(children, 10), f"processes left behind: {children}"
