@@ -78,7 +78,11 @@ class BookSide:
         overflow = 2 * max_levels
         lowest = self.changed_from
         native = NATIVE
-        for price, size in zip(prices, sizes, strict=True):
+        if len(prices) != len(sizes):
+            raise ValueError(f"{len(prices)} prices but {len(sizes)} sizes")
+        for j in range(len(prices)):  # indexing beats zip, in pure Python too
+            price = prices[j]
+            size = sizes[j]
             key = price * sign  # negation is exact: no key is computed by rounding arithmetic
             i = _search(keys, key, count) if native else bisect_left(keys, key, 0, count)
             if i < count and keys[i] == key:
