@@ -249,6 +249,8 @@ class _WorkerState:
         )  # fmt: skip
 
     async def release(self, partitions: set[int]) -> None:
+        # Faust sends this signal only after `consumer.wait_empty()`: every batch in flight has
+        # completed (outputs flushed, checkpoints written, offsets acked) before we forget state.
         async with self.lock:
             for partition in sorted(partitions):
                 await self.compute.release_partition(partition)
