@@ -217,10 +217,10 @@ def section(items: Items, results: list[tuple[str, float]]) -> str:
         for name, events in results
     )
     built = (
-        "`book.py` and `metrics.py` compiled by mypyc (setup.py), and the same sources as pure "
+        "`book.py` and `metrics.py` compiled by mypyc (setup.py), and the same\nsources as pure "
         "Python in a subprocess"
         if NATIVE
-        else "pure Python: setup.py found no C compiler or was told not to compile"
+        else "pure Python: setup.py found no C compiler or was told not to\ncompile"
     )
     return f"""{START}
 ## Core: book and metrics (`bench/bench_core.py`)
