@@ -429,6 +429,13 @@ Ratios: this project is **{floor_share} of the floor** (target >= 50 %), **{rati
 straightforward Faust agent** (target >= 3x) and **{ratio("quix")} the Quix Streams version**
 (target > 1x). Core alone (no Kafka) is in the core section above.
 
+Why (c) trails (d) and the floor: Faust consuming and acknowledging with no work per message
+costs about 60 µs of CPU per message here (16-17k msgs/s; aiokafka's own `getmany` is ~1 µs),
+more than Quix Streams' whole job per message, and it bounds the worker whatever the pipeline
+costs ([workers](workers.md)). The 50 % target is below the cost of the job's compute alone
+(Avro decode + core + the 37-field encode, ~30 µs per message in one process). When the worker
+cannot keep up with an offered load, its latency is a growing backlog, not a steady state.
+
 ![throughput and latency](benchmarks_compare.png)
 {END}"""
 
