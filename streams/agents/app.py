@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.agents.compute import BatchResult, ComputeProcess, Row
+from streams.agents.exceptions import ComputeProcessError
 from streams.config import Settings
 from streams.core.pipeline import Pipeline
 from streams.exceptions import StreamsError
@@ -37,6 +39,7 @@ __all__ = ["WorkerConfig", "build_app"]
 
 log = logging.getLogger(__name__)
 ROLE = "worker"
+EXIT_COMPUTE_FAILED = 70  # EX_SOFTWARE: the compute process died or a batch failed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,7 +126,12 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
         "instrument-checkpoints", default=None, key_type=bytes, value_type=bytes,
         partitions=partitions, use_partitioner=True,
     )  # fmt: skip
-    compute = ComputeProcess(settings, pipeline, config.checkpoint_every)
+    state: _WorkerState
+
+    def compute_failed(error: ComputeProcessError) -> None:  # from the compute reader thread
+        app.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(state.stop(error, 0)))
+
+    compute = ComputeProcess(settings, pipeline, config.checkpoint_every, compute_failed)
     state = _WorkerState(app, compute, settings, checkpoints, config.app_id)
 
     @app.agent(deltas)
@@ -180,13 +188,19 @@ class _WorkerState:
         if self.failure is not None:
             raise self.failure
         async with self.lock:
-            for partition in sorted({row[0] for row in rows} - self.ready):
-                first = min(row[1] for row in rows if row[0] == partition)
-                log.info("partition %s[%d]: first record %d, restoring", topic, partition, first)
-                await self._restore(topic, partition, first)
-                self.ready.add(partition)
-            await self.in_flight.acquire()
-            result = self.compute.submit_batch(topic, rows)
+            try:
+                for partition in sorted({row[0] for row in rows} - self.ready):
+                    first = min(row[1] for row in rows if row[0] == partition)
+                    log.info(
+                        "partition %s[%d]: first record %d, restoring", topic, partition, first
+                    )
+                    await self._restore(topic, partition, first)
+                    self.ready.add(partition)
+                await self.in_flight.acquire()
+                result = self.compute.submit_batch(topic, rows)
+            except ComputeProcessError as error:
+                await self.stop(error, len(rows))
+                raise
             self.completion = asyncio.ensure_future(
                 self._complete(result, rows, messages, self.completion)
             )
@@ -204,9 +218,7 @@ class _WorkerState:
                 await previous  # table writes and acks in batch order
             done = await result
         except BaseException as error:
-            log.exception("batch of %d records failed; the worker stops", len(rows))
-            self.failure = error
-            await self.app.crash(error)  # stop the worker: its supervisor starts a fresh one
+            await self.stop(error, len(rows))
             raise
         finally:
             self.in_flight.release()
@@ -225,6 +237,19 @@ class _WorkerState:
                 "%d records in %d batches; last offsets %s", self.records, self.batches,
                 {row[0]: row[1] for row in rows},
             )  # fmt: skip
+
+    async def stop(self, error: BaseException, records: int) -> None:
+        """The pipeline state or its outputs are lost: exit now, and let the supervisor restart us.
+
+        Not Faust's graceful stop: it waits for every message in flight to be acknowledged, and
+        acknowledging the failed batch would commit offsets whose outputs may not exist. Exiting
+        leaves them uncommitted, so the next owner redoes them (at-least-once).
+        """
+        if self.failure is None:
+            self.failure = error
+            log.critical("%s (batch of %d records); the worker exits", error, records)
+            logging.shutdown()
+            os._exit(EXIT_COMPUTE_FAILED)
 
     async def _restore(self, topic: str, partition: int, first_offset: int) -> None:
         # Resume from the group's committed offset, not from the first record handed to us: a

@@ -2,7 +2,7 @@
 
 from streams.exceptions import StreamsError
 
-__all__ = ["CheckpointError", "WorkerError"]
+__all__ = ["CheckpointError", "ComputeProcessError", "WorkerError"]
 
 
 class WorkerError(StreamsError):
@@ -11,3 +11,7 @@ class WorkerError(StreamsError):
 
 class CheckpointError(WorkerError):
     """A stored checkpoint cannot be read back."""
+
+
+class ComputeProcessError(WorkerError):
+    """The worker's compute process died or could not start: its state is gone with it."""

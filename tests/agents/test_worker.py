@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from streams.agents.app import EXIT_COMPUTE_FAILED
 from streams.codec import TopicCodecs
 from streams.config import Settings
 from streams.core.pipeline import Pipeline
@@ -152,9 +153,9 @@ def test_worker_whose_compute_process_dies_exits_and_a_replacement_loses_nothing
     collector.wait_for(len(expected) // 4, 240, alive=lambda: first.process.poll() is None)
 
     os.kill(_compute_child(first), signal.SIGKILL)
-    # its state is gone with the child: the worker must stop (non-zero, for its supervisor), not
-    # carry on without books or hang
-    assert first.process.wait(timeout=60) != 0
+    # its state is gone with the child: the worker must exit at once (non-zero, for its
+    # supervisor), not carry on without books or hang in a graceful stop
+    assert first.process.wait(timeout=60) == EXIT_COMPUTE_FAILED
     second = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
     collector.wait_for(len(expected), 240, alive=lambda: second.process.poll() is None)
     collector.poll(2)
