@@ -203,6 +203,10 @@ class LocalBroker:
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "true",
             "log.retention.hours": "168",
+            # This broker replays recordings whose event times (the records' CreateTime) are
+            # months old: time retention would delete them at its next check (every 5 min),
+            # under a running worker. Retention here counts from when a record was appended.
+            "log.message.timestamp.type": "LogAppendTime",
         }
         path = data_dir / "server.properties"
         path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
