@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from sections import replace_section
 
-from streams.broker import LocalBroker
+from streams.broker import configured_or_local, free_port
 from streams.codec import TopicCodecs
 from streams.config import Settings, Topics
 from streams.core.pipeline import Pipeline
@@ -142,13 +141,6 @@ def start(system: str, settings: Settings, topics: Topics, stats: Path, limit: i
             [python, *args], env=environment(settings, topics), stdout=handle,
             stderr=subprocess.STDOUT, cwd=ROOT,
         )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -446,19 +438,9 @@ def write_section(text: str) -> None:
 
 def main() -> int:
     began = time.perf_counter()
-    settings = Settings.from_environment()
-    broker = None
     state_dir = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
-    if not settings.bootstrap_servers:
-        broker = LocalBroker(settings.home, settings.kafka_version, state_dir=state_dir)
-        settings = dataclasses.replace(
-            settings, bootstrap_servers=broker.start(heap_mb=1024).bootstrap_servers
-        )
-    try:
+    with configured_or_local(Settings.from_environment(), state_dir, heap_mb=1024) as settings:
         return run(settings, began, state_dir)
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def run(settings: Settings, began: float, work: Path) -> int:

@@ -41,7 +41,6 @@ from bench_compare import (  # noqa: E402  (bench/ is on sys.path as the script 
     PARTITIONS,
     base_items,
     environment,
-    free_port,
     fresh_topics,
     produce,
     scaled,
@@ -50,7 +49,7 @@ from bench_compare import (  # noqa: E402  (bench/ is on sys.path as the script 
 from sections import replace_section  # noqa: E402
 
 from streams.agents.app import WorkerConfig  # noqa: E402
-from streams.broker import LocalBroker  # noqa: E402
+from streams.broker import configured_or_local, free_port  # noqa: E402
 from streams.codec import CodecError, TopicCodecs  # noqa: E402
 from streams.config import Settings, Topics  # noqa: E402
 from streams.core.exceptions import InvalidDeltaError  # noqa: E402
@@ -462,17 +461,9 @@ def explanation(results: list[dict[str, Any]], inputs: int, outputs: int) -> str
 
 def main() -> int:
     began = time.perf_counter()
-    settings = Settings.from_environment()
-    broker = None
     work = Path(tempfile.mkdtemp(prefix="bench-recovery-"))
-    if not settings.bootstrap_servers:
-        broker = LocalBroker(settings.home, settings.kafka_version, state_dir=work / "kafka")
-        settings = settings.with_bootstrap(broker.start(heap_mb=512).bootstrap_servers)
-    try:
+    with configured_or_local(Settings.from_environment(), work / "kafka") as settings:
         return run(settings, began, work)
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def run(settings: Settings, began: float, work: Path) -> int:

@@ -15,16 +15,29 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confluent_kafka.admin import AdminClient
 
 from streams.exceptions import StreamsError
 
-__all__ = ["BrokerError", "BrokerProcess", "LocalBroker", "wait_until_reachable"]
+if TYPE_CHECKING:
+    from streams.config import Settings
+
+__all__ = [
+    "BrokerError",
+    "BrokerProcess",
+    "LocalBroker",
+    "configured_or_local",
+    "free_port",
+    "wait_until_reachable",
+]
 
 _POM = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "pom.xml"
 _START_TIMEOUT_S = 90.0
@@ -293,3 +306,20 @@ def wait_until_reachable(
     raise BrokerError(
         f"Kafka at {bootstrap_servers} not reachable after {timeout_s:.0f} s: {last_error}"
     )
+
+
+@contextlib.contextmanager
+def configured_or_local(
+    settings: Settings, state_dir: Path, *, heap_mb: int = 512
+) -> Iterator[Settings]:
+    """The configured cluster as is, or a local broker started in `state_dir` for the duration."""
+    if settings.bootstrap_servers:
+        yield settings
+        return
+    broker = LocalBroker(settings.home, settings.kafka_version, state_dir=state_dir)
+    state = broker.start(heap_mb=heap_mb)
+    print(f"local Kafka broker on {state.bootstrap_servers}", file=sys.stderr)
+    try:
+        yield settings.with_bootstrap(state.bootstrap_servers)
+    finally:
+        broker.stop()

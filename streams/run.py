@@ -16,14 +16,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import TopicPartition
 
-from streams.broker import LocalBroker, free_port
+from streams.broker import configured_or_local, free_port
 from streams.config import Settings
 from streams.exceptions import StreamsError
 from streams.transport import create_topics, make_consumer, topic_specs
@@ -181,26 +181,12 @@ def _committed_all(settings: Settings, group: str, topic: str) -> bool:
     return all(h == 0 or done.get(p, -1) >= h for p, h in high.items())
 
 
-@contextmanager
-def _broker(settings: Settings, state_dir: Path) -> Iterator[Settings]:
-    if settings.bootstrap_servers:
-        yield settings
-        return
-    broker = LocalBroker(settings.home, state_dir=state_dir)
-    state = broker.start(heap_mb=512)
-    print(f"local Kafka broker on {state.bootstrap_servers}", file=sys.stderr)
-    try:
-        yield settings.with_bootstrap(state.bootstrap_servers)
-    finally:
-        broker.stop()
-
-
 def run_all(settings: Settings, config: RunConfig) -> RunSummary:
     output = config.output.resolve()
     logs = output / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        settings = stack.enter_context(_broker(settings, output / "kafka"))
+        settings = stack.enter_context(configured_or_local(settings, output / "kafka"))
         # Recordings carry their venue's event times (years ago): keep records regardless of age.
         specs = [
             dataclasses.replace(spec, config={**spec.config, "retention.ms": "-1"})
