@@ -22,6 +22,7 @@ from tests.fixtures.workers import (
     RECORDINGS,
     OutputCollector,
     WorkerFactory,
+    WorkerProcess,
     by_instrument,
     first_differences,
 )
@@ -58,6 +59,17 @@ def _gone(pids: list[int], timeout_s: float) -> bool:
     return False
 
 
+def _assert_all_outputs_equal_offline(
+    collector: OutputCollector, expected: list[dict[str, Any]], worker: WorkerProcess
+) -> None:
+    """Wait for every expected record (from `worker`, which must stay alive), then compare."""
+    collector.wait_for(len(expected), 240, alive=lambda: worker.process.poll() is None)
+    collector.poll(2)  # anything beyond the expected count would show up here
+    assert collector.conflicts == []  # a redelivered record_id always carries the same record
+    got = by_instrument(list(collector.records.values()))
+    assert first_differences(got, by_instrument(expected)) == []
+
+
 def _collector(settings: Settings) -> OutputCollector:
     codecs = TopicCodecs.register(settings)
     return OutputCollector(settings, settings.topics.imbalance, codecs.imbalance, "record_id")
@@ -78,13 +90,8 @@ def test_worker_imbalance_topic_equals_offline_output(
     collector = _collector(topics_ready)
 
     worker = worker_factory("--processing-guarantee", guarantee)
-    collector.wait_for(len(expected), 240, alive=lambda: worker.process.poll() is None)
-    collector.poll(2)  # anything beyond the expected count would show up here
-
     assert len(expected) > 1000
-    assert collector.conflicts == []
-    got = by_instrument(list(collector.records.values()))
-    assert first_differences(got, by_instrument(expected)) == []
+    _assert_all_outputs_equal_offline(collector, expected, worker)
 
 
 def test_worker_killed_mid_stream_recovers_books_from_the_changelog(
@@ -104,12 +111,7 @@ def test_worker_killed_mid_stream_recovers_books_from_the_changelog(
     assert _gone(children, 10), f"orphans of the killed worker: {children}"
     _publish(topics_ready, deltas[half:])
     second = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
-    collector.wait_for(len(expected), 240, alive=lambda: second.process.poll() is None)
-    collector.poll(2)
-
-    assert collector.conflicts == []
-    got = by_instrument(list(collector.records.values()))
-    assert first_differences(got, by_instrument(expected)) == []
+    _assert_all_outputs_equal_offline(collector, expected, second)
 
 
 def test_two_workers_share_partitions_and_hand_over_book_state(
@@ -127,20 +129,7 @@ def test_two_workers_share_partitions_and_hand_over_book_state(
     collector.wait_for(len(expected) // 2, 240, alive=lambda: second.process.poll() is None)
     assert first.terminate() == 0
     _publish(topics_ready, deltas[2 * third :])
-    collector.wait_for(len(expected), 240, alive=lambda: second.process.poll() is None)
-    collector.poll(2)
-
-    assert collector.conflicts == []
-    got = by_instrument(list(collector.records.values()))
-    assert first_differences(got, by_instrument(expected)) == []
-
-
-def _compute_child(worker: Any) -> int:
-    """The worker's compute process (spawned by multiprocessing; the other child is its tracker)."""
-    for pid in worker.children():
-        if b"--multiprocessing-fork" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return pid
-    raise AssertionError(f"no compute process among {worker.children()}")
+    _assert_all_outputs_equal_offline(collector, expected, second)
 
 
 def test_worker_whose_compute_process_dies_exits_and_a_replacement_loses_nothing(
@@ -152,17 +141,12 @@ def test_worker_whose_compute_process_dies_exits_and_a_replacement_loses_nothing
     first = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
     collector.wait_for(len(expected) // 4, 240, alive=lambda: first.process.poll() is None)
 
-    os.kill(_compute_child(first), signal.SIGKILL)
+    os.kill(first.compute_process(), signal.SIGKILL)
     # its state is gone with the child: the worker must exit at once (non-zero, for its
     # supervisor), not carry on without books or hang in a graceful stop
     assert first.process.wait(timeout=60) == EXIT_COMPUTE_FAILED
     second = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
-    collector.wait_for(len(expected), 240, alive=lambda: second.process.poll() is None)
-    collector.poll(2)
-
-    assert collector.conflicts == []
-    got = by_instrument(list(collector.records.values()))
-    assert first_differences(got, by_instrument(expected)) == []
+    _assert_all_outputs_equal_offline(collector, expected, second)
 
 
 def test_sigterm_to_the_whole_process_group_stops_the_worker_cleanly(
