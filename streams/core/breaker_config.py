@@ -25,32 +25,36 @@ DEPTH_BANDS_BPS = (10, 25, 50, 100)
 class BreakerConfig:
     """All breaker thresholds. Durations are seconds of event time; `*_bps` are basis points."""
 
+    # baselines: what is normal for each instrument, from its own history (docs/breaker.md)
+    baseline_bucket_s: float = 10.0
+    baseline_window_s: float = 1800.0
+    baseline_min_history_s: float = 180.0
+    baseline_tail: float = 0.02
     # persistent imbalance (Cont, Kukanov & Stoikov 2014; Gould & Bonart 2016)
     imbalance_threshold: float = 0.6
     imbalance_severe: float = 0.85
+    imbalance_odds_ratio: float = 2.0
     imbalance_watch_after_s: float = 10.0
     imbalance_throttle_after_s: float = 30.0
     imbalance_requires_ofi: bool = True
-    # abnormal spread: EWMA z-score of log spread, plus an absolute floor against tick noise
-    spread_z_watch: float = 4.0
-    spread_z_throttle: float = 8.0
+    # abnormal spread: against the usual widest spread, plus an absolute floor against tick noise
+    spread_ratio_watch: float = 2.0
+    spread_ratio_throttle: float = 4.0
     spread_floor_bps: float = 5.0
     spread_confirm_s: float = 1.0
-    # baselines: depth and cost EWMAs; spread, depth and cost rules wait for `baseline_warmup_s`
-    baseline_halflife_s: float = 60.0
-    baseline_warmup_s: float = 120.0
-    # depth depletion: depth within `depth_band_bps` of mid, per side, against its own EWMA
+    spread_throttle_after_s: float = 5.0
+    # depth depletion: depth within the narrowest band from `depth_band_bps` on that is stable
     depth_band_bps: int = 25
-    depth_drop_watch: float = 0.5
+    depth_stable_fraction: float = 0.5
+    depth_below_low: float = 0.5
     depth_drop_throttle: float = 0.8
-    depth_z_watch: float = -4.0
-    depth_z_min_drop: float = 0.3
     depth_confirm_s: float = 1.0
-    # cost to trade `cost_notional` (quote currency); None means the largest configured notional
+    # cost to trade `cost_notional` (quote currency); None: the largest one the book fills
     cost_notional: float | None = None
     cost_watch_bps: float = 50.0
     cost_throttle_bps: float = 100.0
-    cost_ratio: float = 3.0
+    cost_ratio_watch: float = 2.0
+    cost_ratio_throttle: float = 4.0
     cost_confirm_s: float = 1.0
     # price bands in the style of US Limit Up-Limit Down
     band_percent_by_tier: tuple[float, float, float] = (5.0, 10.0, 20.0)
@@ -74,7 +78,7 @@ class BreakerConfig:
         for spec in fields(self):
             value = getattr(self, spec.name)
             numeric = isinstance(value, float | int) and not isinstance(value, bool)
-            if numeric and value < 0 and spec.name != "depth_z_watch":
+            if numeric and value < 0:
                 raise BreakerConfigError(f"breaker config {spec.name}={value!r} is negative")
         self._check_pairs()
         if self.depth_band_bps not in DEPTH_BANDS_BPS:
@@ -86,25 +90,33 @@ class BreakerConfig:
                 raise BreakerConfigError(f"tier {tier!r} of {pattern or 'default'} not 1, 2 or 3")
         if self.cost_notional is not None and self.cost_notional <= 0:
             raise BreakerConfigError("cost_notional must be > 0")
-        if min(self.velocity_window_s, self.baseline_halflife_s, self.band_reference_window_s) <= 0:
+        if min(self.velocity_window_s, self.band_reference_window_s) <= 0:
             raise BreakerConfigError("windows and half-lives must be > 0")
 
     def _check_pairs(self) -> None:
         pairs = (
             ("imbalance_threshold", "imbalance_severe"),
             ("imbalance_watch_after_s", "imbalance_throttle_after_s"),
-            ("spread_z_watch", "spread_z_throttle"),
-            ("depth_drop_watch", "depth_drop_throttle"),
+            ("spread_ratio_watch", "spread_ratio_throttle"),
+            ("cost_ratio_watch", "cost_ratio_throttle"),
             ("cost_watch_bps", "cost_throttle_bps"),
             ("velocity_watch_bps", "velocity_throttle_bps"),
         )
         for low, high in pairs:
             if getattr(self, low) > getattr(self, high):
                 raise BreakerConfigError(f"breaker config {low} must not exceed {high}")
-        if not 0 < self.depth_drop_throttle < 1:
-            raise BreakerConfigError("depth_drop_throttle must lie in (0, 1)")
+        if not 0 < self.depth_drop_throttle < 1 or not 0 < self.depth_below_low <= 1:
+            raise BreakerConfigError(
+                "depth_drop_throttle must lie in (0, 1), depth_below_low in (0, 1]"
+            )
         if not 0 < self.imbalance_severe <= 1:
             raise BreakerConfigError("imbalance_severe must lie in (0, 1]")
+        if not 0 < self.baseline_tail < 0.5 or not 0 < self.depth_stable_fraction <= 1:
+            raise BreakerConfigError(
+                "baseline_tail must lie in (0, 0.5) and depth_stable_fraction in (0, 1]"
+            )
+        if self.baseline_bucket_s <= 0 or self.baseline_window_s < self.baseline_bucket_s:
+            raise BreakerConfigError("baseline_bucket_s must be > 0 and <= baseline_window_s")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> BreakerConfig:

@@ -1,6 +1,6 @@
-"""Event-time rolling windows of the breaker: a bucketed mean price and a bucketed price range.
+"""Event-time rolling windows of the breaker: mean price, price range, per-statistic baselines.
 
-Both keep one small bucket per time slice instead of one entry per record, so a record that does
+Each keeps one small bucket per time slice instead of one entry per record, so a record that does
 not start a new slice allocates nothing, and the state stays bounded however busy the market is.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-__all__ = ["MeanPriceWindow", "RangeWindow"]
+__all__ = ["Baseline", "MeanPriceWindow", "RangeWindow"]
 
 _MICROS = 1_000_000
 
@@ -184,3 +184,98 @@ class RangeWindow:
         self.current_high = float(state["current_high"])
         self.closed_low = float(state["closed_low"])
         self.closed_high = float(state["closed_high"])
+
+
+class Baseline:
+    """What is normal for one statistic of one instrument: its slice extremes over a long window.
+
+    Each `bucket_s` slice keeps the extreme of the statistic in it (the minimum for depth, the
+    maximum for spread or cost), a slice without records the last value (the book stood still),
+    and the trailing `capacity` slices make the sample. At each slice roll the sample's median
+    and its tail quantile (`edge`: the `tail` quantile of the minima, or the `1 - tail` quantile
+    of the maxima) are recomputed, so a record costs one comparison. Nearest-rank quantiles keep
+    the numbers exact values of the sample (no interpolation, the same bits everywhere).
+
+    A slice the caller `mark_stressed` is left out of the sample: a stress that lasts must not
+    become the normal it is measured against.
+    """
+
+    __slots__ = (
+        "bucket_us", "capacity", "current", "edge", "index", "last", "lowest", "median",
+        "samples", "stressed", "tail",
+    )  # fmt: skip
+
+    def __init__(self, bucket_s: float, window_s: float, tail: float, lowest: bool) -> None:
+        self.bucket_us = max(1, round(bucket_s * _MICROS))
+        self.capacity = max(1, round(window_s / bucket_s))
+        self.tail = tail
+        self.lowest = lowest
+        self.samples: deque[float] = deque()
+        self.index = -1
+        self.current = 0.0
+        self.last = 0.0
+        self.stressed = False
+        self.median = 0.0
+        self.edge = 0.0
+
+    def mark_stressed(self) -> None:
+        """Keep the current slice (and the quiet slices after it) out of the sample."""
+        self.stressed = True
+
+    def add(self, event_time: int, value: float) -> None:
+        index = event_time // self.bucket_us
+        if index > self.index:
+            self._roll(index, value)
+        elif self.lowest:
+            if value < self.current:
+                self.current = value
+        elif value > self.current:
+            self.current = value
+        self.last = value
+
+    def history_s(self) -> float:
+        """Seconds of history in the sample (its slices times their length)."""
+        return len(self.samples) * self.bucket_us / _MICROS
+
+    def _roll(self, index: int, value: float) -> None:
+        if self.index >= 0 and not self.stressed:
+            samples = self.samples
+            samples.append(self.current)
+            for _ in range(min(index - self.index - 1, self.capacity)):
+                samples.append(self.last)
+            while len(samples) > self.capacity:
+                samples.popleft()
+            ordered = sorted(samples)
+            rank = int(self.tail * (len(ordered) - 1))
+            self.median = ordered[len(ordered) // 2]
+            self.edge = ordered[rank] if self.lowest else ordered[len(ordered) - 1 - rank]
+        self.index = index
+        self.current = value
+        self.stressed = False
+
+    def clear(self) -> None:
+        self.samples.clear()
+        self.index = -1
+        self.stressed = False
+        self.median = 0.0
+        self.edge = 0.0
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "samples": list(self.samples),
+            "index": self.index,
+            "current": self.current,
+            "last": self.last,
+            "stressed": self.stressed,
+            "median": self.median,
+            "edge": self.edge,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.samples = deque(float(value) for value in state["samples"])
+        self.index = int(state["index"])
+        self.current = float(state["current"])
+        self.last = float(state["last"])
+        self.stressed = bool(state["stressed"])
+        self.median = float(state["median"])
+        self.edge = float(state["edge"])

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from streams.core.breaker import BreakerConfig
 from streams.core.pipeline import Pipeline
-from streams.core.types import SourcePosition
+from streams.core.types import BookDelta, SourcePosition
+from streams.simulate.backgrounds import inject_stress
 from streams.simulate.scenarios import run_scenario, scenario
+from streams.sources.tardis import read_tardis
 
-__all__ = ["ScenarioOutcome", "evaluate_scenario"]
+__all__ = ["ScenarioOutcome", "evaluate_on_background", "evaluate_scenario"]
 
 _MICROS = 1_000_000
 
@@ -64,23 +68,52 @@ def evaluate_scenario(
 ) -> ScenarioOutcome:
     """Feed the scenario's deltas to `Pipeline`, as `streams compute` would; collect the output."""
     chosen = scenario(name)
-    deltas = run_scenario(name, seed)
+    return _evaluate(
+        name, seed, run_scenario(name, seed), chosen.onset_s, f"simulate:{name}:{seed}", breaker
+    )
+
+
+def evaluate_on_background(
+    name: str, book: str | Path, onset_s: float, breaker: BreakerConfig | None = None
+) -> ScenarioOutcome:
+    """Inject a scenario's stress into a real tardis book `onset_s` after its first update."""
+    deltas = [delta for delta, _ in read_tardis(book)]
+    if not deltas:
+        raise ValueError(f"{book}: no book updates")
+    onset_us = deltas[0].event_time + round(onset_s * _MICROS)
+    stressed = list(inject_stress(deltas, scenario(name), onset_us))
+    return _evaluate(name, 0, stressed, onset_s, f"background:{Path(book).name}:{name}", breaker)
+
+
+def _evaluate(
+    name: str,
+    seed: int,
+    deltas: Iterable[BookDelta],
+    onset_s: float,
+    topic: str,
+    breaker: BreakerConfig | None,
+) -> ScenarioOutcome:
+    chosen = scenario(name)
     pipeline = Pipeline(breaker=breaker)
     suggestions: list[dict[str, Any]] = []
     records = 0
-    topic = f"simulate:{name}:{seed}"
+    count = 0
+    start_time: int | None = None
     for offset, delta in enumerate(deltas):
+        if start_time is None:
+            start_time = delta.event_time
+        count += 1
         output = pipeline.process(delta, SourcePosition(topic, 0, offset))
         records += output.imbalance is not None
         suggestions.extend(output.suggestions)
     return ScenarioOutcome(
         name=name,
         seed=seed,
-        deltas=len(deltas),
+        deltas=count,
         records=records,
         suggestions=suggestions,
-        start_time=deltas[0].event_time if deltas else 0,
-        onset_s=chosen.onset_s,
+        start_time=start_time or 0,
+        onset_s=onset_s,
         expected=chosen.expected,
         react_within_s=chosen.react_within_s,
     )

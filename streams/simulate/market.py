@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from streams.core.types import BookDelta
 
-__all__ = ["MarketParams", "MarketSimulator", "Regime"]
+__all__ = ["MarketParams", "MarketSimulator", "Regime", "diff_levels"]
 
 _MICROS = 1_000_000
 
@@ -89,8 +89,8 @@ class MarketSimulator:
             self._price(best_ask + i): self._size(best_ask + i, regime.ask_depth, -1, regime)
             for i in range(params.levels)
         }
-        bid_changes = _diff(self._bids, bids, reverse=True)
-        ask_changes = _diff(self._asks, asks, reverse=False)
+        bid_changes = diff_levels(self._bids, bids, reverse=True)
+        ask_changes = diff_levels(self._asks, asks, reverse=False)
         snapshot = n == 0
         if snapshot:
             bid_changes = sorted(bids.items(), reverse=True)
@@ -126,9 +126,10 @@ class MarketSimulator:
         return rounded if rounded > 0.001 else 0.001
 
 
-def _diff(
+def diff_levels(
     old: dict[float, float], new: dict[float, float], *, reverse: bool
 ) -> list[tuple[float, float]]:
+    """The level changes that turn one side of a book into another (size 0 deletes), sorted."""
     changes = [(price, size) for price, size in new.items() if old.get(price) != size]
     changes += [(price, 0.0) for price in old if price not in new]
     changes.sort(reverse=reverse)

@@ -23,6 +23,7 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 MICROS = 1_000_000
 START = 1_700_000_000 * MICROS
 QUIET = BreakerConfig(velocity_watch_bps=1e9, velocity_throttle_bps=1e9)  # band tests only
+ARMED = 200.0  # seconds: every baseline has its 180 s of history by then
 
 
 def record(i: int, seconds: float, mid: float = 100.0, **fields: Any) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def test_calm_market_with_small_noise_suggests_nothing() -> None:
     def noise(t: float) -> dict[str, Any]:
         wiggle = ((int(t * 2) * 7919) % 13 - 6) / 100.0
         return {"mid": 100.0 + wiggle, "depth_imbalance_10": wiggle, "ofi_10s": wiggle,
-                "spread_z": wiggle * 20, "depth_z": wiggle * 20}  # fmt: skip
+                "spread_bps": 1.0 + abs(wiggle), "depth_bid_25bps": 1e6 * (1 + wiggle)}  # fmt: skip
 
     assert run(sequence(900, noise)) == []
 
@@ -94,12 +95,12 @@ def test_calm_market_with_small_noise_suggests_nothing() -> None:
 
 
 def test_persistent_imbalance_confirmed_by_ofi_watches_after_ten_seconds() -> None:
-    shape = lambda t: {"depth_imbalance_10": 0.7, "ofi_10s": 5.0} if t >= 100 else {}  # noqa: E731
+    shape = lambda t: {"depth_imbalance_10": 0.7, "ofi_10s": 5.0} if t >= ARMED else {}  # noqa: E731
 
-    out = run(sequence(130, shape))
+    out = run(sequence(ARMED + 30, shape))
 
     assert transitions(out) == [("NORMAL", "WATCH", "WATCH")]
-    assert at(out[0]) == 110.0
+    assert at(out[0]) == ARMED + 10
     reason = out[0]["reasons"][0]
     assert (reason["rule"], reason["value"], reason["threshold"]) == (
         "persistent_imbalance", 0.7, 0.6,
@@ -107,113 +108,161 @@ def test_persistent_imbalance_confirmed_by_ofi_watches_after_ten_seconds() -> No
 
 
 def test_imbalance_against_the_order_flow_does_not_fire() -> None:
-    shape = lambda t: {"depth_imbalance_10": 0.9, "ofi_10s": -5.0} if t >= 100 else {}  # noqa: E731
+    shape = lambda t: {"depth_imbalance_10": 0.9, "ofi_10s": -5.0} if t >= ARMED else {}  # noqa: E731
 
-    assert run(sequence(200, shape)) == []
+    assert run(sequence(ARMED + 100, shape)) == []
     loose = BreakerConfig(imbalance_requires_ofi=False)
-    assert transitions(run(sequence(200, shape), loose))[0][1] == "WATCH"
+    assert transitions(run(sequence(ARMED + 100, shape), loose))[0][1] == "WATCH"
 
 
 def test_severe_imbalance_held_thirty_seconds_throttles_the_flow() -> None:
-    shape = lambda t: {"depth_imbalance_10": -0.9, "ofi_10s": -5.0} if t >= 100 else {}  # noqa: E731
+    shape = lambda t: {"depth_imbalance_10": -0.9, "ofi_10s": -5.0} if t >= ARMED else {}  # noqa: E731
 
-    out = run(sequence(140, shape))
+    out = run(sequence(ARMED + 40, shape))
 
     assert transitions(out) == [("NORMAL", "WATCH", "WATCH"), ("WATCH", "THROTTLE", "THROTTLE")]
-    assert [at(s) for s in out] == [110.0, 130.0]
+    assert [at(s) for s in out] == [ARMED + 10, ARMED + 30]
     assert out[1]["reasons"][0]["threshold"] == 0.85
 
 
-def test_abnormal_spread_needs_z_and_the_absolute_floor_for_one_second() -> None:
-    wide = lambda t: {"spread_z": 5.0, "spread_bps": 12.0} if t >= 150 else {}  # noqa: E731
-    tight = lambda t: {"spread_z": 9.0, "spread_bps": 2.0} if t >= 150 else {}  # noqa: E731
-    blowout = lambda t: {"spread_z": 9.0, "spread_bps": 40.0} if t >= 150 else {}  # noqa: E731
+def test_imbalance_is_judged_against_the_books_own_usual_extreme() -> None:
+    def lopsided(level: float) -> Shape:
+        # this book leans 0.7 to the bid for one record every ten seconds, with flow
+        def shape(t: float) -> dict[str, Any]:
+            if t >= ARMED:
+                return {"depth_imbalance_10": level, "ofi_10s": 5.0}
+            return {"depth_imbalance_10": 0.7 if t % 10 == 0 else 0.1, "ofi_10s": 5.0}
 
-    watch = run(sequence(160, wide))
+        return shape
+
+    # odds of 0.7 are 17:3; twice those are 34:3, an imbalance of 0.838
+    assert run(sequence(ARMED + 60, lopsided(0.8))) == []
+    out = run(sequence(ARMED + 25, lopsided(0.9)))
+    assert transitions(out) == [("NORMAL", "WATCH", "WATCH")]
+    assert out[0]["reasons"][0]["threshold"] == pytest.approx(31 / 37)
+
+
+def _usual_spread(bps: float, stressed: Shape) -> Shape:
+    return lambda t: {"spread_bps": bps} | stressed(t)
+
+
+def test_abnormal_spread_is_a_multiple_of_its_usual_widest_and_above_the_floor() -> None:
+    wide = _usual_spread(4.0, lambda t: {"spread_bps": 10.0} if ARMED <= t < ARMED + 4 else {})
+    tight = lambda t: {"spread_bps": 4.0} if t >= ARMED else {}  # noqa: E731
+    blowout = _usual_spread(4.0, lambda t: {"spread_bps": 40.0} if t >= ARMED else {})
+
+    watch = run(sequence(ARMED + 10, wide))
     assert transitions(watch) == [("NORMAL", "WATCH", "WATCH")]
-    assert at(watch[0]) == 151.0
-    assert run(sequence(160, tight)) == []
-    assert transitions(run(sequence(160, blowout))) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
+    assert at(watch[0]) == ARMED + 1
+    assert watch[0]["reasons"][0]["threshold"] == 8.0  # twice the usual widest, 4 bps
+    # 4x a 1 bps spread, but below the 5 bps floor: tick noise in a tight book
+    assert run(sequence(ARMED + 10, tight)) == []
+    assert transitions(run(sequence(ARMED + 10, blowout))) == [
+        ("NORMAL", "THROTTLE", "WIDEN_BANDS")
+    ]
 
 
-def test_depth_depletion_against_its_own_ewma_on_the_thinner_side() -> None:
+def test_an_abnormal_spread_that_lasts_five_seconds_widens_the_bands() -> None:
+    lasting = _usual_spread(4.0, lambda t: {"spread_bps": 10.0} if t >= ARMED else {})
+
+    out = run(sequence(ARMED + 10, lasting))
+
+    assert transitions(out) == [("NORMAL", "WATCH", "WATCH"), ("WATCH", "THROTTLE", "WIDEN_BANDS")]
+    assert [at(s) for s in out] == [ARMED + 1, ARMED + 5]
+
+
+def test_depth_depletion_below_its_usual_low_on_the_thinner_side() -> None:
     def withdraw(fraction_left: float) -> Shape:
-        return lambda t: {"depth_bid_25bps": 1e6 * fraction_left} if t >= 150 else {}
+        return lambda t: {"depth_bid_25bps": 1e6 * fraction_left} if t >= ARMED else {}
 
-    watch = run(sequence(160, withdraw(0.4)))
-    throttle = run(sequence(160, withdraw(0.1)))
+    watch = run(sequence(ARMED + 10, withdraw(0.4)))
+    throttle = run(sequence(ARMED + 10, withdraw(0.1)))
 
+    assert run(sequence(ARMED + 10, withdraw(0.6))) == []  # above half its usual low
     assert transitions(watch) == [("NORMAL", "WATCH", "WATCH")]
-    assert at(watch[0]) == 151.0
-    assert watch[0]["reasons"][0]["rule"] == "depth_depletion"
-    # one second after the drop the EWMA (half-life 60 s) has begun to follow it
-    assert watch[0]["reasons"][0]["value"] == pytest.approx(1 - 0.4 / (0.4 + 0.6 * 2 ** (-1 / 60)))
+    assert at(watch[0]) == ARMED + 1
+    reason = watch[0]["reasons"][0]
+    assert (reason["rule"], reason["value"]) == ("depth_depletion", pytest.approx(0.6))
+    assert watch[0]["metrics"]["depth_band_bps"] == 25.0
     assert transitions(throttle) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
 
 
-def test_depth_depletion_waits_for_the_ewma_to_warm_up() -> None:
-    shape = lambda t: {"depth_ask_25bps": 1e5} if t >= 60 else {}  # noqa: E731
+def test_a_band_that_empties_all_day_is_not_judged_the_next_wider_one_is() -> None:
+    def thin(t: float) -> dict[str, Any]:
+        # single orders come and go within 25 bps of the bid: empty every other ten seconds
+        return {"depth_bid_25bps": 0.0 if int(t) % 20 < 10 else 1e6}
 
-    out = run(sequence(100, shape))
+    pulled = lambda t: thin(t) | ({"depth_bid_50bps": 2e5} if t >= ARMED else {})  # noqa: E731
 
-    assert out == []
-
-
-def test_depth_z_raises_a_watch_on_a_moderate_drop_but_not_on_noise() -> None:
-    noise = lambda t: {"depth_z": -4.5} if t >= 150 else {}  # noqa: E731
-    drop = lambda t: {"depth_z": -4.5, "depth_bid_25bps": 6e5} if t >= 150 else {}  # noqa: E731
-
-    out = run(sequence(160, drop))
-
-    assert run(sequence(160, noise)) == []
-    assert transitions(out) == [("NORMAL", "WATCH", "WATCH")]
-    assert out[0]["reasons"][0]["value"] == -4.5
+    assert run(sequence(ARMED + 60, thin)) == []
+    out = run(sequence(ARMED + 10, pulled))
+    assert transitions(out) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
+    assert out[0]["metrics"]["depth_band_bps"] == 50.0
 
 
-def test_cost_to_trade_blowout_uses_the_largest_notional_by_default() -> None:
+def test_a_withdrawal_that_lasts_does_not_become_the_normal() -> None:
+    shape = lambda t: {"depth_ask_25bps": 1e5} if t >= ARMED else {}  # noqa: E731
+
+    out = run(sequence(ARMED + 1800, shape))
+
+    assert transitions(out) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
+
+
+def test_baseline_rules_stay_silent_until_armed() -> None:
+    def stress(start: float) -> Shape:
+        fields = {"spread_bps": 40.0, "depth_bid_25bps": 1e4}
+        return lambda t: fields if start <= t < start + 60 else {}
+
+    assert run(sequence(ARMED + 100, stress(100.0))) == []  # 180 s of history arm the rules
+    assert transitions(run(sequence(ARMED + 100, stress(ARMED)))) == [
+        ("NORMAL", "THROTTLE", "WIDEN_BANDS"),
+        ("THROTTLE", "NORMAL", "RESUME"),
+    ]
+
+
+def _ladder(buy: float | None, small: float = 1.0) -> list[dict[str, Any]]:
+    return [
+        {"notional": 10_000.0, "buy_bps": small, "sell_bps": 1.0},
+        {"notional": 100_000.0, "buy_bps": buy, "sell_bps": 3.0},
+    ]
+
+
+def test_cost_to_trade_blowout_uses_the_largest_notional_the_book_fills() -> None:
     def cost(buy: float | None, small: float = 1.0) -> Shape:
-        ladder = [
-            {"notional": 10_000.0, "buy_bps": small, "sell_bps": 1.0},
-            {"notional": 100_000.0, "buy_bps": buy, "sell_bps": 3.0},
-        ]
-        return lambda t: {"cost_to_trade": ladder} if t >= 150 else {}
+        return lambda t: {"cost_to_trade": _ladder(buy, small)} if t >= ARMED else {}
 
-    assert transitions(run(sequence(160, cost(60.0)))) == [("NORMAL", "WATCH", "WATCH")]
-    assert transitions(run(sequence(160, cost(150.0))))[0][1:] == ("THROTTLE", "WIDEN_BANDS")
-    assert run(sequence(160, cost(3.0, small=500.0))) == []
+    assert transitions(run(sequence(ARMED + 10, cost(60.0)))) == [("NORMAL", "WATCH", "WATCH")]
+    assert transitions(run(sequence(ARMED + 10, cost(150.0))))[0][1:] == ("THROTTLE", "WIDEN_BANDS")
+    assert run(sequence(ARMED + 10, cost(3.0, small=500.0))) == []
     small = BreakerConfig(cost_notional=10_000.0)
-    assert transitions(run(sequence(160, cost(3.0, small=500.0)), small))[0][1] == "THROTTLE"
-    unfillable = run(sequence(160, cost(None)))
-    assert transitions(unfillable) == [("NORMAL", "WATCH", "WATCH")]
+    assert transitions(run(sequence(ARMED + 10, cost(3.0, small=500.0)), small))[0][1] == "THROTTLE"
+    unfillable = run(sequence(ARMED + 10, cost(None)))
+    assert transitions(unfillable) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
     assert unfillable[0]["reasons"][0]["value"] == 1e4
 
 
-def test_structurally_expensive_book_is_not_a_cost_blowout_until_it_triples() -> None:
+def test_structurally_expensive_book_is_not_a_cost_blowout_until_it_doubles() -> None:
     def ladder(buy: float) -> list[dict[str, Any]]:
         return [{"notional": 100_000.0, "buy_bps": buy, "sell_bps": 70.0}]
 
-    shape = lambda t: {"cost_to_trade": ladder(250.0 if t >= 200 else 80.0)}  # noqa: E731
+    def shape(stressed: float) -> Shape:
+        return lambda t: {"cost_to_trade": ladder(stressed if t >= ARMED else 80.0)}
 
-    out = run(sequence(210, shape))
-
-    assert run(sequence(300, lambda t: {"cost_to_trade": ladder(80.0)})) == []
+    assert run(sequence(ARMED + 100, shape(150.0))) == []
+    assert transitions(run(sequence(ARMED + 10, shape(250.0)))) == [("NORMAL", "WATCH", "WATCH")]
+    out = run(sequence(ARMED + 10, shape(400.0)))
     assert transitions(out) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
-    assert at(out[0]) == 201.0
+    assert at(out[0]) == ARMED + 1
 
 
-def test_baseline_rules_wait_for_the_warm_up() -> None:
-    shape = lambda t: {"spread_z": 9.0, "spread_bps": 40.0, "depth_bid_25bps": 1e4}  # noqa: E731
+def test_a_feed_that_never_could_fill_the_notional_has_not_lost_it() -> None:
+    # a top-of-book feed: 10 000 fills, 100 000 never did
+    ladder = [
+        {"notional": 10_000.0, "buy_bps": 2.0, "sell_bps": 2.0},
+        {"notional": 100_000.0, "buy_bps": None, "sell_bps": None},
+    ]
 
-    out = run(sequence(125, lambda t: shape(t) if t >= 5 else {}))
-
-    assert transitions(out) == [("NORMAL", "THROTTLE", "WIDEN_BANDS")]
-    assert at(out[0]) == 121.0  # 120 s of warm-up, then 1 s of confirmation
-
-
-def test_cost_never_fillable_is_not_a_blowout() -> None:
-    ladder = [{"notional": 100_000.0, "buy_bps": None, "sell_bps": None}]
-
-    assert run(sequence(60, lambda t: {"cost_to_trade": ladder})) == []
+    assert run(sequence(ARMED + 600, lambda t: {"cost_to_trade": ladder})) == []
 
 
 def _drift(rate_bps_per_s: float, start: float = 100.0) -> Shape:
@@ -252,7 +301,7 @@ def test_price_band_cleared_within_fifteen_seconds_does_not_halt() -> None:
 def test_band_breach_smaller_than_two_spreads_is_quote_noise() -> None:
     wide = lambda t: {"mid": 88.0, "spread_bps": 700.0} if t >= 200 else {}  # noqa: E731
 
-    assert run(sequence(260, wide), QUIET) == []
+    assert run(sequence(260, wide), replace(QUIET, spread_floor_bps=1e9)) == []
 
 
 def test_band_tier_comes_from_the_first_matching_instrument_pattern() -> None:
@@ -285,35 +334,36 @@ def test_velocity_fires_on_a_fast_move_and_not_on_the_same_move_spread_out() -> 
 
 def test_flapping_condition_gives_one_watch_and_resumes_only_after_calm() -> None:
     def flap(t: float) -> dict[str, Any]:
-        on = 150 <= t < 210 and int(t) % 10 < 5
-        return {"spread_z": 6.0, "spread_bps": 20.0} if on else {}
+        on = ARMED + 50 <= t < ARMED + 110 and int(t) % 10 < 4
+        return {"spread_bps": 10.0 if on else 4.0}
 
-    out = run(sequence(310, flap))
+    out = run(sequence(ARMED + 200, flap))
 
     assert transitions(out) == [("NORMAL", "WATCH", "WATCH"), ("WATCH", "NORMAL", "RESUME")]
-    # the last firing record is at 204.5 s: calm starts at 205 s and lasts 30 s
-    assert at(out[1]) == 235.0
+    # the last firing record is at 303.5 s: calm starts at 304 s and lasts 30 s
+    assert at(out[1]) == ARMED + 134
     assert out[1]["reasons"] == []
     assert out[1]["severity"] == 0
 
 
 def test_throttle_steps_down_to_the_highest_level_seen_while_calm() -> None:
     def shape(t: float) -> dict[str, Any]:
-        if 150 <= t < 160:
-            return {"spread_z": 9.0, "spread_bps": 40.0}
-        if 150 <= t < 250:
-            return {"spread_z": 5.0, "spread_bps": 10.0}
-        return {}
+        fields: dict[str, Any] = {}
+        if ARMED <= t < ARMED + 100:
+            fields |= {"depth_imbalance_10": 0.7, "ofi_10s": 5.0}
+        if ARMED <= t < ARMED + 10:
+            fields |= {"spread_bps": 40.0}
+        return fields
 
-    out = run(sequence(350, shape))
+    out = run(sequence(ARMED + 150, shape))
 
     assert transitions(out) == [
         ("NORMAL", "THROTTLE", "WIDEN_BANDS"),
         ("THROTTLE", "WATCH", "WATCH"),
         ("WATCH", "NORMAL", "RESUME"),
     ]
-    assert [at(s) for s in out] == [151.0, 190.0, 280.0]
-    assert rules(out[1]) == ["abnormal_spread"]
+    assert [at(s) for s in out] == [ARMED + 1, ARMED + 40, ARMED + 130]
+    assert rules(out[1]) == ["persistent_imbalance"]
 
 
 def test_halt_expires_into_cooldown_then_resumes_to_normal() -> None:
@@ -336,7 +386,7 @@ def test_cooldown_escalates_again_on_a_throttle_level_rule() -> None:
         if 200 <= t < 216:
             return {"mid": 85.0}
         if 520 <= t < 530:
-            return {"mid": 85.0, "spread_z": 9.0, "spread_bps": 40.0}
+            return {"mid": 85.0, "spread_bps": 40.0}
         return {"mid": 85.0} if t >= 216 else {}
 
     out = run(sequence(560, shape), QUIET)
@@ -357,7 +407,8 @@ def test_book_reset_clears_windows_but_keeps_the_state() -> None:
     # the band reference is gone: a price far from the old mean cannot be judged yet
     assert engine.on_imbalance(record(999, 200.0, mid=80.0)) == []
     assert engine.state_of("sim:BTC-USD") == "THROTTLE"
-    assert engine.snapshot_state("sim:BTC-USD")["prices"]["reference"] is None
+    band = engine.snapshot_state("sim:BTC-USD")["rules"]["price_band"]
+    assert band["prices"]["reference"] is None
 
 
 def test_forget_drops_the_instrument() -> None:
@@ -375,7 +426,7 @@ def _stress(t: float) -> dict[str, Any]:
     if 250 <= t < 330:
         fields |= {"depth_imbalance_10": -0.9, "ofi_10s": -3.0, "depth_bid_25bps": 2e5}
     if 320 <= t < 340:
-        fields |= {"spread_z": 9.0, "spread_bps": 40.0}
+        fields |= {"spread_bps": 40.0}
     return fields
 
 
@@ -436,7 +487,7 @@ def test_restore_under_another_config_keeps_the_state_machine_and_restarts_windo
     other.restore_state("sim:BTC-USD", state)
 
     assert other.state_of("sim:BTC-USD") == "THROTTLE"
-    assert other.snapshot_state("sim:BTC-USD")["prices"]["buckets"] == []
+    assert other.snapshot_state("sim:BTC-USD")["rules"]["price_band"]["prices"]["buckets"] == []
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -459,8 +510,10 @@ def test_record_with_a_non_price_mid_is_a_clear_error(mid: float) -> None:
 def test_config_rejects_unknown_keys_and_inconsistent_thresholds() -> None:
     with pytest.raises(BreakerConfigError, match="halt_minutes"):
         BreakerConfig.from_mapping({"halt_minutes": 5})
-    with pytest.raises(BreakerConfigError, match="spread_z_watch"):
-        BreakerConfig(spread_z_watch=9.0, spread_z_throttle=8.0)
+    with pytest.raises(BreakerConfigError, match="spread_ratio_watch"):
+        BreakerConfig(spread_ratio_watch=9.0, spread_ratio_throttle=8.0)
+    with pytest.raises(BreakerConfigError, match="baseline_tail"):
+        BreakerConfig(baseline_tail=0.5)
     with pytest.raises(BreakerConfigError, match="negative"):
         BreakerConfig(calm_s=-1.0)
     with pytest.raises(BreakerConfigError, match="tier"):
