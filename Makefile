@@ -23,7 +23,10 @@ typecheck: ## mypy (strict for streams/core)
 vendor: ## Fetch uPlot from npm into streams/dashboard/static/vendor (then commit it)
 	./scripts/vendor-uplot
 
+screenshots: ## Regenerate docs/dashboard.png and docs/audit-report.png (browser tests)
+	./scripts/screenshots
+
 bench: ## Run every benchmark and rewrite docs/benchmarks.md
 	$(VENV)/python -m bench
 
-.PHONY: help setup demo test lint typecheck bench vendor
+.PHONY: help setup demo test lint typecheck bench vendor screenshots

@@ -38,7 +38,7 @@ def browser() -> Iterator[Any]:
     """Headless Chromium from Debian's `chromium` package (missing: the test fails, says why),
     in the time zone BROWSER_TIME_ZONE, logging every request the page makes."""
     try:
-        driver = start_browser(network_log=True)
+        driver = start_browser(1600, 1200, network_log=True)  # the whole page: docs/dashboard.png
     except RuntimeError as error:
         pytest.fail(str(error))
     driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": BROWSER_TIME_ZONE})

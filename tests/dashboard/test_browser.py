@@ -295,10 +295,10 @@ def test_a_hostile_instrument_name_is_shown_as_text_and_its_audit_command_pastes
 
 
 def _number(value: float) -> str:
-    """The page's number format (dashboard.js formatNumber) for a price."""
+    """The page's number format (charts.js formatNumber) for a price."""
     magnitude = abs(value)
     if magnitude >= 1e6:
-        return f"{value:.3e}".replace("e+0", "e+")
+        return f"{value:,.0f}"
     if magnitude >= 1000:
-        return f"{value:.2f}"
+        return f"{value:,.2f}"
     return repr(float(f"{value:.6g}")).removesuffix(".0")

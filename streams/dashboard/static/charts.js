@@ -20,11 +20,16 @@ const streamsCharts = (() => {
   const sync = uPlot.sync("time");
 
   // ---------------------------------------------------------------- formatting
+  const grouped = (decimals) => new Intl.NumberFormat("en-US",
+    { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+  const [whole, cents] = [grouped(0), grouped(2)];
+
+  // Read-outs: six significant digits below 1,000, cents up to a million, whole numbers above.
   function formatNumber(v) {
     if (v === null || v === undefined || Number.isNaN(v)) return "–";
     const magnitude = Math.abs(v);
-    if (magnitude >= 1e6) return v.toExponential(3);
-    if (magnitude >= 1000) return v.toFixed(2);
+    if (magnitude >= 1e6) return whole.format(v);
+    if (magnitude >= 1000) return cents.format(v);
     if (magnitude === 0) return "0";
     return String(Number(v.toPrecision(6)));
   }
@@ -36,8 +41,7 @@ const streamsCharts = (() => {
     const top = Math.max(...splits.map((v) => Math.abs(v)));
     if (top >= 1e5) return splits.map((v) => compact.format(v));
     const decimals = Math.min(8, Math.max(0, -Math.floor(Math.log10(increment || 1) + 1e-9)));
-    const format = new Intl.NumberFormat("en-US",
-      { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+    const format = grouped(decimals);
     return splits.map((v) => format.format(v));
   }
 
@@ -108,7 +112,7 @@ const streamsCharts = (() => {
         })),
       ],
       axes: [
-        axis({ values: utcTicks, label: "time (UTC)", size: 24, labelSize: 14, labelGap: 0,
+        axis({ values: utcTicks, label: "time (UTC)", size: 30, labelSize: 14, labelGap: 0,
           space: 60 }),
         axis({ values: axisNumbers, size: 64 }),
       ],
@@ -134,7 +138,7 @@ const streamsCharts = (() => {
       ],
       axes: [
         axis({ values: (u, splits) => splits.map((v) => `${v > 0 ? "+" : ""}${v}`),
-          label: "distance from mid (bps)", size: 24, labelSize: 14, labelGap: 0 }),
+          label: "distance from mid (bps)", size: 30, labelSize: 14, labelGap: 0 }),
         axis({ values: axisNumbers, size: 64 }),
       ],
       cursor: { drag: { x: false, y: false } },
@@ -207,10 +211,10 @@ const streamsCharts = (() => {
       const columns = depthColumns(latest);
       depth.plot.setData(columns);
       depth.container.dataset.points = String(columns[0].length);
-      for (const chart of [...time, depth]) showLatest(chart.plot);
+      for (const chart of time) showLatest(chart.plot);
     }
 
-    // Without a cursor over the chart, its legend reads out the newest point.
+    // Without a cursor over a time chart, its legend reads out the newest point.
     function showLatest(plot) {
       const count = plot.data[0].length;
       if (count && !(plot.cursor.left >= 0)) plot.setLegend({ idx: count - 1 });
@@ -222,7 +226,7 @@ const streamsCharts = (() => {
       }
     }
 
-    for (const chart of [...time, depth]) {
+    for (const chart of time) {
       chart.plot.hooks.setCursor = [...(chart.plot.hooks.setCursor || []), showLatest];
     }
     new ResizeObserver(resize).observe(document.getElementById("charts"));
