@@ -20,7 +20,13 @@ lint: ## ruff check + format check
 typecheck: ## mypy (strict for streams/core)
 	$(VENV)/mypy
 
+vendor: ## Fetch uPlot from npm into streams/dashboard/static/vendor (then commit it)
+	./scripts/vendor-uplot
+
+screenshots: ## Regenerate docs/dashboard.png and docs/audit-report.png (browser tests)
+	./scripts/screenshots
+
 bench: ## Run every benchmark and rewrite docs/benchmarks.md
 	$(VENV)/python -m bench
 
-.PHONY: help setup demo test lint typecheck bench
+.PHONY: help setup demo test lint typecheck bench vendor screenshots

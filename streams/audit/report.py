@@ -1,99 +1,197 @@
-"""A self-contained HTML audit report: per-instrument plots (embedded PNG) and evidence tables."""
+"""A self-contained HTML audit report: a summary, per-instrument plots and evidence tables.
+
+Times are UTC wall-clock; prices are rounded to the instrument's tick (the finest decimal seen in
+its quotes, since records carry no tick size) and other numbers to a few significant digits.
+"""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to memory
-
-import matplotlib.pyplot as plt
-
 from streams.audit.diff import TopicComparison
+from streams.audit.figures import STATE_COLOURS, instrument_figure
 from streams.audit.replay import ReplayResult
 
-__all__ = ["write_report"]
+__all__ = ["price_decimals", "utc_time", "write_report"]
 
-_PANELS = (
-    ("mid", "mid price"),
-    ("spread_bps", "spread (bps)"),
-    ("depth_imbalance_10", "depth imbalance (10 levels)"),
-    ("ofi", "order-flow imbalance"),
-)
+ACTIONS = ("WATCH", "THROTTLE", "WIDEN_BANDS", "HALT", "RESUME")  # the breaker's, in this order
+_PRICES = ("best_bid", "best_ask")
+_MIDS = ("mid", "weighted_mid", "reference_price", "band_lower", "band_upper")  # half a tick finer
+_UNKNOWN = "(not in the replay)"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f3f3f3} .ok{color:#186a3b} .bad{color:#b03a2e} img{max-width:100%}
+th{background:#f3f3f3} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#186a3b} .bad{color:#b03a2e} svg{max-width:100%;height:auto}
+tr:target{background:#fdebd0} a.mark{font-weight:bold;text-decoration:none}
+tfoot td{font-weight:bold}
 """
 
 
-def _figure(
-    instrument: str, rows: Sequence[dict[str, Any]], marks: Sequence[dict[str, Any]]
-) -> str:
-    times = [r["event_time"] / 1e6 for r in rows]
-    figure, axes = plt.subplots(len(_PANELS), 1, figsize=(11, 8), sharex=True)
-    for axis, (name, label) in zip(axes, _PANELS, strict=True):
-        values = [r.get(name) for r in rows]
-        axis.plot(times, [v if v is not None else float("nan") for v in values], lw=0.8)
-        axis.set_ylabel(label, fontsize=8)
-        for mark in marks:
-            axis.axvline(mark["event_time"] / 1e6, color="#b03a2e", lw=0.8, ls="--")
-    axes[0].set_title(f"{instrument} ({len(rows)} records, {len(marks)} suggestions)")
-    axes[-1].set_xlabel("event time (epoch seconds)")
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=80)
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
+def utc_time(event_time_us: int) -> str:
+    """`2021-04-17 17:28:20.125 UTC`: event time as UTC wall-clock, to the millisecond."""
+    moment = _EPOCH + timedelta(microseconds=event_time_us)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
-def _evidence_table(suggestions: Sequence[dict[str, Any]]) -> str:
+def price_decimals(records: Iterable[dict[str, Any]]) -> int:
+    """Decimals of the instrument's tick: the most any quoted price needs (prices are exact)."""
+    finest = 0
+    for value in {r[name] for r in records for name in _PRICES if r.get(name) is not None}:
+        exponent = Decimal(repr(float(value))).as_tuple().exponent
+        if isinstance(exponent, int):
+            finest = max(finest, -exponent)
+    return min(finest, 10)
+
+
+def _number(value: Any) -> str:
+    """A few significant digits, thousands separated: what a reader compares by eye."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return html.escape(str(value))
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.1f}"
+    if magnitude >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.3g}"
+
+
+def _metric(name: str, value: Any, decimals: int) -> str:
+    if isinstance(value, float) and name in _PRICES:
+        return f"{value:,.{decimals}f}"
+    if isinstance(value, float) and name in _MIDS:
+        return f"{value:,.{decimals + 1}f}"
+    return _number(value)
+
+
+def _evidence_table(suggestions: Sequence[dict[str, Any]], decimals: int, prefix: str) -> str:
     if not suggestions:
         return "<p>No suggestions in this range.</p>"
     rows = []
-    for s in suggestions:
-        reasons = "<br>".join(
-            html.escape(
-                f"{r['rule']}: {r['value']:.6g} vs {r['threshold']:.6g} {r.get('detail', '')}"
+    for number, s in enumerate(suggestions, start=1):
+        reasons = (
+            "<br>".join(
+                f"{html.escape(str(r['rule']))}: {_number(r['value'])} vs {_number(r['threshold'])}"
+                f" <small>{html.escape(str(r.get('detail', '')))}</small>"
+                for r in s.get("reasons", [])
             )
-            for r in s.get("reasons", [])
+            or "no rule fired (resume)"
+        )
+        metrics = s.get("metrics", {})
+        book = ", ".join(
+            f"{name} {_metric(name, metrics[name], decimals)}"
+            for name in ("best_bid", "best_ask", "mid", "spread_bps")
+            if name in metrics
         )
         where = f"{s['source_topic']}[{s['source_partition']}]@{s['source_offset']}"
+        colour = STATE_COLOURS.get(str(s["state"]), "#555")
         rows.append(
-            f"<tr><td>{s['event_time']}</td><td>{html.escape(str(s['action']))}</td>"
+            f"<tr id='{prefix}suggestion-{number}'>"
+            f"<td><a class='mark' href='#{prefix}mark-{number}' style='color:{colour}' "
+            f"title='show on the plot'>{number}</a></td>"
+            f"<td>{utc_time(s['event_time'])}</td><td>{html.escape(str(s['action']))}</td>"
             f"<td>{html.escape(str(s['previous_state']))} → {html.escape(str(s['state']))}</td>"
-            f"<td>{reasons}</td><td>{html.escape(where)}</td></tr>"
+            f"<td>{reasons}</td><td>{html.escape(book)}</td><td>{html.escape(where)}</td></tr>"
         )
     header = (
-        "<tr><th>event time (µs)</th><th>action</th><th>state</th>"
-        "<th>rules (value vs threshold)</th><th>input</th></tr>"
+        "<tr><th>#</th><th>time (UTC)</th><th>action</th><th>state</th>"
+        "<th>rules (value vs threshold)</th><th>book at the trigger</th><th>input</th></tr>"
     )
     return f"<table>{header}{''.join(rows)}</table>"
 
 
-def _summary(comparisons: Sequence[TopicComparison], result: ReplayResult) -> str:
+def _differences_by_instrument(
+    result: ReplayResult, comparisons: Sequence[TopicComparison]
+) -> Counter[str]:
+    owner = {r["record_id"]: _instrument(r) for r in result.imbalance}
+    owner.update({s["suggestion_id"]: _instrument(s) for s in result.suggestions})
+    return Counter(owner.get(d.record_id, _UNKNOWN) for c in comparisons for d in c.differences)
+
+
+def _summary_table(
+    instruments: Sequence[str],
+    records: dict[str, list[dict[str, Any]]],
+    suggestions: dict[str, list[dict[str, Any]]],
+    differences: Counter[str],
+) -> str:
+    seen = {str(s["action"]) for group in suggestions.values() for s in group}
+    actions = [a for a in ACTIONS if a in seen] + sorted(seen - set(ACTIONS))
+    header = (
+        "<tr><th>instrument</th><th>records</th><th>suggestions</th>"
+        + "".join(f"<th>{html.escape(a)}</th>" for a in actions)
+        + "<th>differences</th></tr>"
+    )
+
+    def row(name: str, cells: list[int], link: str | None) -> str:
+        label = f"<a href='#{link}'>{html.escape(name)}</a>" if link else html.escape(name)
+        *counts, different = cells
+        status = "ok" if different == 0 else "bad"
+        return (
+            f"<tr><td>{label}</td>"
+            + "".join(f"<td class='n'>{n:,}</td>" for n in counts)
+            + f"<td class='n {status}'>{different:,}</td></tr>"
+        )
+
+    def cells(name: str) -> list[int]:
+        by_action = Counter(str(s["action"]) for s in suggestions.get(name, []))
+        return [
+            len(records.get(name, [])), len(suggestions.get(name, [])),
+            *(by_action[a] for a in actions), differences[name],
+        ]  # fmt: skip
+
+    body = [row(name, cells(name), f"i{i}") for i, name in enumerate(instruments)]
+    if differences[_UNKNOWN]:
+        body.append(row(_UNKNOWN, [0, 0, *(0 for _ in actions), differences[_UNKNOWN]], None))
+    totals = [sum(column) for column in zip(*(cells(n) for n in instruments), strict=True)]
+    totals = totals or [0] * (3 + len(actions))
+    totals[-1] += differences[_UNKNOWN]
+    total = row(f"{len(instruments)} instruments", totals, None)
+    return f"<table>{header}{''.join(body)}<tfoot>{total}</tfoot></table>"
+
+
+def _comparison(comparisons: Sequence[TopicComparison], result: ReplayResult) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(c.topic)}</td><td>{c.replayed}</td><td>{c.live}</td><td>{c.matched}</td>"
-        f"<td class='{'ok' if c.ok else 'bad'}'>{len(c.differences)}</td></tr>"
+        f"<tr><td>{html.escape(c.topic)}</td><td class='n'>{c.replayed:,}</td>"
+        f"<td class='n'>{c.live:,}</td><td class='n'>{c.matched:,}</td>"
+        f"<td class='n {'ok' if c.ok else 'bad'}'>{len(c.differences):,}</td></tr>"
         for c in comparisons
     )
     listed = "".join(
         f"<li>{html.escape(d.describe())}</li>" for c in comparisons for d in c.differences[:200]
     )
     return (
-        f"<p>Replayed {result.records_read} input records in {result.seconds:.2f} s "
+        f"<p>Replayed {result.records_read:,} input records in {result.seconds:.2f} s "
         f"({result.records_per_second:,.0f} records/s).</p>"
-        "<table><tr><th>topic</th><th>replayed</th><th>live</th><th>matched</th><th>differences</th></tr>"
-        f"{rows}</table>"
+        "<table><tr><th>topic</th><th>replayed</th><th>live</th><th>matched</th>"
+        f"<th>differences</th></tr>{rows}</table>"
         + (f"<ul>{listed}</ul>" if listed else "<p class='ok'>No differences.</p>")
+    )
+
+
+def _instrument(record: dict[str, Any]) -> str:
+    return f"{record['exchange']}:{record['symbol']}"
+
+
+def _section(index: int, name: str, rows: list[dict[str, Any]], marks: list[dict[str, Any]]) -> str:
+    prefix = f"i{index}-"
+    decimals = price_decimals([*rows, *(s.get("metrics", {}) for s in marks)])
+    figure = (
+        instrument_figure(name, rows, marks, price_decimals=decimals, prefix=prefix)
+        if rows
+        else "<p>No imbalance records in this range.</p>"
+    )
+    return (
+        f"<section id='i{index}' data-instrument='{html.escape(name, quote=True)}'>"
+        f"<h2>{html.escape(name)}</h2>{figure}{_evidence_table(marks, decimals, prefix)}</section>"
     )
 
 
@@ -103,27 +201,29 @@ def write_report(
     imbalance: TopicComparison,
     suggestions: TopicComparison,
 ) -> Path:
-    """Write `audit.html` (plots embedded, no external resources) and `differences.json`."""
+    """Write `audit.html` (plots inline, no external resources) and `differences.json`."""
     directory.mkdir(parents=True, exist_ok=True)
-    by_instrument: dict[str, list[dict[str, Any]]] = {}
+    records: dict[str, list[dict[str, Any]]] = {}
     for record in result.imbalance:
-        by_instrument.setdefault(f"{record['exchange']}:{record['symbol']}", []).append(record)
-    sections = []
-    for instrument in sorted(by_instrument):
-        marks = [s for s in result.suggestions if f"{s['exchange']}:{s['symbol']}" == instrument]
-        image = _figure(instrument, by_instrument[instrument], marks)
-        sections.append(
-            f"<h2>{html.escape(instrument)}</h2>"
-            f"<img alt='metrics of {html.escape(instrument)}' src='data:image/png;base64,{image}'>"
-            f"{_evidence_table(marks)}"
-        )
+        records.setdefault(_instrument(record), []).append(record)
+    marks: dict[str, list[dict[str, Any]]] = {}
+    for suggestion in result.suggestions:
+        marks.setdefault(_instrument(suggestion), []).append(suggestion)
+    instruments = sorted(records.keys() | marks.keys())
+    comparisons = [imbalance, suggestions]
+    differences = _differences_by_instrument(result, comparisons)
+    sections = "".join(
+        _section(i, name, records.get(name, []), marks.get(name, []))
+        for i, name in enumerate(instruments)
+    )
     page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>streams audit</title>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>streams audit</title>"
         f"<style>{_STYLE}</style></head><body><h1>Audit report</h1>"
-        f"{_summary([imbalance, suggestions], result)}{''.join(sections)}</body></html>"
+        f"{_summary_table(instruments, records, marks, differences)}"
+        f"{_comparison(comparisons, result)}{sections}</body></html>"
     )
     path = directory / "audit.html"
     path.write_text(page, encoding="utf-8")
-    differences = [d.describe() for c in (imbalance, suggestions) for d in c.differences]
-    (directory / "differences.json").write_text(json.dumps(differences, indent=1))
+    listed = [d.describe() for c in comparisons for d in c.differences]
+    (directory / "differences.json").write_text(json.dumps(listed, indent=1))
     return path

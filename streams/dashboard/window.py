@@ -8,6 +8,7 @@ and the push rate is set by how often the server calls `drain`.
 from __future__ import annotations
 
 import math
+import shlex
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -49,10 +50,13 @@ def _finite(value: Any) -> Any:
 
 
 def audit_command(instrument: str, event_time_us: int) -> str:
-    """The command that recomputes this output from book-deltas and compares it with the topic."""
-    return (
-        f"streams audit --from {event_time_us} --to {event_time_us + 1} --instrument {instrument}"
-    )
+    """The command that recomputes this output from book-deltas and compares it with the topic.
+
+    The instrument comes from a record, so it is shell-quoted (people paste this into a shell)
+    and joined with `=` (an instrument starting with `-` is still the option's value).
+    """
+    selector = shlex.quote(f"--instrument={instrument}")
+    return f"streams audit --from {event_time_us} --to {event_time_us + 1} {selector}"
 
 
 def suggestion_view(record: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,10 +15,20 @@ from typing import Any
 from streams.config import Settings
 from streams.run import child_environment
 
-__all__ = ["CHROMEDRIVER", "CHROMIUM", "start_browser", "start_dashboard", "stop_dashboard"]
+__all__ = [
+    "BROWSER_TIME_ZONE",
+    "CHROMEDRIVER",
+    "CHROMIUM",
+    "requested_urls",
+    "start_browser",
+    "start_dashboard",
+    "stop_dashboard",
+]
 
 CHROMIUM = Path(os.environ.get("STREAMS_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("STREAMS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
+# Not UTC and not a whole hour off it: a time axis that followed the browser's zone would show it.
+BROWSER_TIME_ZONE = "Asia/Kolkata"
 _ADDRESS = re.compile(r"dashboard: (http://\S+/)")
 
 
@@ -59,8 +70,12 @@ def stop_dashboard(process: subprocess.Popen[bytes]) -> int:
         return -9
 
 
-def start_browser(width: int = 1600, height: int = 1000) -> Any:
-    """Headless Chromium from Debian's `chromium` package, driven by Selenium."""
+def start_browser(width: int = 1600, height: int = 1000, *, network_log: bool = False) -> Any:
+    """Headless Chromium from Debian's `chromium` package, driven by Selenium.
+
+    `network_log` keeps Chromium's performance log (every request the page makes), which
+    `requested_urls` reads; it grows with every event, so only short tests turn it on.
+    """
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
         raise RuntimeError(
             f"{CHROMIUM} or {CHROMEDRIVER} missing: apt-get install -y chromium chromium-driver "
@@ -75,4 +90,16 @@ def start_browser(width: int = 1600, height: int = 1000) -> Any:
                  f"--window-size={width},{height}", "--force-device-scale-factor=1"]  # fmt: skip
     for argument in arguments:
         options.add_argument(argument)
+    if network_log:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+def requested_urls(driver: Any) -> list[str]:
+    """Every URL the page has requested since the last call (from the performance log)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls

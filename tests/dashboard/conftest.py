@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from streams.config import Settings
-from tests.dashboard.browser import start_browser, start_dashboard, stop_dashboard
+from tests.dashboard.browser import (
+    BROWSER_TIME_ZONE,
+    start_browser,
+    start_dashboard,
+    stop_dashboard,
+)
 
 
 @pytest.fixture
@@ -30,11 +35,13 @@ def dashboard_factory(tmp_path: Path) -> Iterator[Callable[[Settings], str]]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """Headless Chromium from Debian's `chromium` package (missing: the test fails, says why)."""
+    """Headless Chromium from Debian's `chromium` package (missing: the test fails, says why),
+    in the time zone BROWSER_TIME_ZONE, logging every request the page makes."""
     try:
-        driver = start_browser()
+        driver = start_browser(1600, 1200, network_log=True)  # the whole page: docs/dashboard.png
     except RuntimeError as error:
         pytest.fail(str(error))
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": BROWSER_TIME_ZONE})
     try:
         yield driver
     finally:

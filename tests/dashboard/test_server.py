@@ -52,11 +52,17 @@ async def test_the_page_and_every_file_it_references_are_served_locally(
 
     assert response.status == 200
     references = [r for r in re.findall(r'(?:src|href)="([^"]+)"', page) if r != "data:,"]
-    assert sorted(references) == ["/static/dashboard.css", "/static/dashboard.js"]
+    assert sorted(references) == [
+        "/static/charts.js", "/static/dashboard.css", "/static/dashboard.js",
+        "/static/vendor/uPlot.iife.min.js", "/static/vendor/uPlot.min.css",
+    ]  # fmt: skip
     for reference in references:
         assert (await client.get(reference)).status == 200
-    for path in STATIC.iterdir():  # works offline: nothing is fetched from another host
+    for path in [*STATIC.glob("*.*"), *STATIC.glob("vendor/*.*")]:  # works offline
         text = path.read_text(encoding="utf-8")
+        if path.suffix == ".md" or path.name.endswith("LICENSE"):
+            continue  # notes for people, never loaded by the page
+        text = re.sub(r"^/\*!.*?\*/", "", text, flags=re.DOTALL)  # uPlot's banner names its site
         assert not re.search(r"https?:|=\s*[\"']//|url\(|@import|\bimport\b", text), path.name
 
 

@@ -221,3 +221,15 @@ def test_the_audit_command_selects_exactly_the_suggestion_event_time() -> None:
 def test_out_of_range_options_are_rejected(options: dict[str, Any]) -> None:
     with pytest.raises(DashboardConfigurationError):
         DashboardConfig(**options)
+
+
+@pytest.mark.parametrize(
+    "instrument",
+    ["X$(touch pwned):SYM", "x:`touch pwned`", "x:a'b; touch pwned", "-x:SYM", "x:a b\nc"],
+)
+def test_the_audit_command_quotes_a_hostile_instrument_as_one_argument(instrument: str) -> None:
+    command = audit_command(instrument, 1_618_678_100_000_000)
+
+    args = _parser().parse_args(shlex.split(command)[1:])
+
+    assert args.instrument == [instrument]

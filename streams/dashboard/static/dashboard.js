@@ -1,4 +1,5 @@
-// streams live view. Plain JavaScript on purpose: no build step, no library, nothing from a CDN.
+// streams live view: plain JavaScript, no build step, nothing from a CDN; the charts (charts.js)
+// are drawn by the vendored uPlot.
 //
 // The server pushes server-sent events: one `snapshot` when the page connects, then at most one
 // `update` per push interval with only the instruments that changed and only their new points.
@@ -9,12 +10,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const BREAKER_STATES = ["NORMAL", "WATCH", "THROTTLE", "HALT", "COOLDOWN"];
-  const DEPTH_BANDS = [10, 25, 50, 100];
-  const COLOURS = {
-    mid: "#dde3ea", micro: "#8a96a3", spread: "#f5d90a", queue: "#3e9bf5", depth5: "#2fbf71",
-    depth10: "#e093f5", ofi1: "#f76b15", ofi10: "#3e9bf5", bid: "#2fbf71", ask: "#e5484d",
-    grid: "#2a3541", text: "#8a96a3",
-  };
+  const { formatNumber } = streamsCharts;
 
   const model = {
     config: { window_points: 3000, suggestion_log: 500, push_interval_s: 0.25 },
@@ -24,6 +20,7 @@
     selected: null,
     paused: false,
     heldSuggestions: [],       // arrived while paused; shown on resume
+    marks: [],                 // every suggestion received (log bound): marked on the charts
     events: 0,
     bytes: 0,                  // event data received (the benchmark reads it)
     lastEventAt: null,
@@ -63,6 +60,7 @@
     model.status = data.status;
     $("log").replaceChildren();
     model.heldSuggestions = [];
+    model.marks = [];
     for (const suggestion of data.suggestions) addSuggestion(suggestion);
     afterEvent();
   }
@@ -122,6 +120,9 @@
 
   // ---------------------------------------------------------------- suggestion log
   function addSuggestion(s) {
+    model.marks = model.marks.filter((mark) => mark.suggestion_id !== s.suggestion_id);
+    model.marks.push(s);
+    if (model.marks.length > model.config.suggestion_log) model.marks.shift();
     if (model.paused) {
       model.heldSuggestions.push(s);
       if (model.heldSuggestions.length > model.config.suggestion_log) model.heldSuggestions.shift();
@@ -222,22 +223,7 @@
     badge.dataset.state = state;
     badge.textContent = state;
     renderBook(entry, latest);
-    lineChart($("chart-mid"), points, [
-      { index: f.mid, colour: COLOURS.mid, label: "mid" },
-    ]);
-    lineChart($("chart-spread"), points, [
-      { index: f.spread_bps, colour: COLOURS.spread, label: "spread bps" },
-    ], { min: 0 });
-    lineChart($("chart-imbalance"), points, [
-      { index: f.queue_imbalance, colour: COLOURS.queue, label: "queue" },
-      { index: f.depth_imbalance_5, colour: COLOURS.depth5, label: "depth 5" },
-      { index: f.depth_imbalance_10, colour: COLOURS.depth10, label: "depth 10" },
-    ], { min: -1, max: 1 });
-    lineChart($("chart-ofi"), points, [
-      { index: f.ofi_1s, colour: COLOURS.ofi1, label: "OFI 1 s" },
-      { index: f.ofi_10s, colour: COLOURS.ofi10, label: "OFI 10 s" },
-    ], { zero: true });
-    depthChart($("chart-depth"), latest);
+    charts.update(points, latest, f);
     renderStatus();
   }
 
@@ -271,140 +257,8 @@
     }
   }
 
-  function canvasContext(canvas) {
-    const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth || 300;
-    const height = canvas.clientHeight || 150;
-    if (canvas.width !== Math.round(width * ratio)) canvas.width = Math.round(width * ratio);
-    if (canvas.height !== Math.round(height * ratio)) canvas.height = Math.round(height * ratio);
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    ctx.font = "11px system-ui, sans-serif";
-    return { ctx, width, height };
-  }
-
-  function lineChart(canvas, points, series, options = {}) {
-    const { ctx, width, height } = canvasContext(canvas);
-    const pad = { left: 70, right: 8, top: 16, bottom: 16 };
-    canvas.dataset.points = String(points.length);
-    if (!points.length) {
-      ctx.fillStyle = COLOURS.text;
-      ctx.fillText("waiting for data…", pad.left, height / 2);
-      return;
-    }
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const point of points) {
-      for (const s of series) {
-        const v = point[s.index];
-        if (v !== null && v < lo) lo = v;
-        if (v !== null && v > hi) hi = v;
-      }
-    }
-    if (options.min !== undefined) lo = Math.min(lo, options.min);
-    if (options.max !== undefined) hi = Math.max(hi, options.max);
-    if (options.zero) { lo = Math.min(lo, 0); hi = Math.max(hi, 0); }
-    if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
-    if (hi - lo < 1e-12 * Math.max(1, Math.abs(hi))) { lo -= 1e-6 * Math.max(1, Math.abs(lo)); hi += 1e-6 * Math.max(1, Math.abs(hi)); }
-    const t0 = points[0][0];
-    const t1 = Math.max(points[points.length - 1][0], t0 + 1);
-    const x = (t) => pad.left + ((t - t0) / (t1 - t0)) * (width - pad.left - pad.right);
-    const y = (v) => pad.top + ((hi - v) / (hi - lo)) * (height - pad.top - pad.bottom);
-    ctx.strokeStyle = COLOURS.grid;
-    ctx.fillStyle = COLOURS.text;
-    ctx.lineWidth = 1;
-    for (const v of [lo, (lo + hi) / 2, hi]) {
-      ctx.beginPath(); ctx.moveTo(pad.left, y(v)); ctx.lineTo(width - pad.right, y(v)); ctx.stroke();
-      ctx.fillText(formatNumber(v), 2, y(v) + 4);
-    }
-    if (lo < 0 && hi > 0) {
-      ctx.strokeStyle = COLOURS.text;
-      ctx.beginPath(); ctx.moveTo(pad.left, y(0)); ctx.lineTo(width - pad.right, y(0)); ctx.stroke();
-    }
-    ctx.fillText(clock(t0), pad.left, height - 3);
-    const end = clock(t1);
-    ctx.fillText(end, width - pad.right - ctx.measureText(end).width, height - 3);
-    let legendX = pad.left;
-    for (const s of series) {
-      ctx.strokeStyle = s.colour;
-      ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      let drawing = false;
-      for (const point of points) {
-        const v = point[s.index];
-        if (v === null) { drawing = false; continue; }
-        if (drawing) ctx.lineTo(x(point[0]), y(v)); else ctx.moveTo(x(point[0]), y(v));
-        drawing = true;
-      }
-      ctx.stroke();
-      ctx.fillStyle = s.colour;
-      ctx.fillText(s.label, legendX, 11);
-      legendX += ctx.measureText(s.label).width + 14;
-    }
-  }
-
-  function depthChart(canvas, latest) {
-    const { ctx, width, height } = canvasContext(canvas);
-    if (!latest) {
-      canvas.dataset.points = "0";
-      ctx.fillStyle = COLOURS.text;
-      ctx.fillText("waiting for data…", 70, height / 2);
-      return;
-    }
-    // cumulative quote notional against distance from mid: the best level, then each band
-    const half = latest.spread_bps / 2;
-    const side = (name, bestPrice, bestSize) => {
-      const known = [[half, bestPrice * bestSize]];
-      for (const band of DEPTH_BANDS) {
-        if (band > half) known.push([band, latest[`depth_${name}_${band}bps`]]);
-      }
-      return known;
-    };
-    const bids = side("bid", latest.best_bid, latest.best_bid_size);
-    const asks = side("ask", latest.best_ask, latest.best_ask_size);
-    const top = Math.max(...bids.map((s) => s[1]), ...asks.map((s) => s[1]), 1e-9);
-    const reach = Math.max(DEPTH_BANDS[DEPTH_BANDS.length - 1], half * 1.2);
-    const pad = { left: 70, right: 8, top: 16, bottom: 16 };
-    const mid = pad.left + (width - pad.left - pad.right) / 2;
-    const x = (bps, sign) => mid + (sign * bps / reach) * ((width - pad.left - pad.right) / 2);
-    const y = (v) => pad.top + (1 - v / top) * (height - pad.top - pad.bottom);
-    ctx.fillStyle = COLOURS.text;
-    ctx.fillText(formatNumber(top), 2, y(top) + 4);
-    ctx.fillText("0", 2, y(0));
-    ctx.fillText(`−${formatNumber(reach)} bps`, pad.left, height - 3);
-    const right = `+${formatNumber(reach)} bps`;
-    ctx.fillText(right, width - pad.right - ctx.measureText(right).width, height - 3);
-    ctx.fillText("mid", mid - 9, height - 3);
-    for (const [known, sign, colour] of [[bids, -1, COLOURS.bid], [asks, 1, COLOURS.ask]]) {
-      ctx.beginPath();
-      ctx.moveTo(x(known[0][0], sign), y(0));
-      for (const [distance, notional] of known) ctx.lineTo(x(distance, sign), y(notional));
-      ctx.lineTo(x(known[known.length - 1][0], sign), y(0));
-      ctx.closePath();
-      ctx.globalAlpha = 0.35;
-      ctx.fillStyle = colour;
-      ctx.fill();
-      ctx.globalAlpha = 1;
-      ctx.strokeStyle = colour;
-      ctx.stroke();
-    }
-    canvas.dataset.points = String(bids.length + asks.length);
-  }
-
-  // ---------------------------------------------------------------- formatting
-  function formatNumber(v) {
-    if (v === null || v === undefined || Number.isNaN(v)) return "–";
-    const magnitude = Math.abs(v);
-    if (magnitude >= 1e6) return v.toExponential(3);
-    if (magnitude >= 1000) return v.toFixed(2);
-    if (magnitude === 0) return "0";
-    return String(Number(v.toPrecision(6)));
-  }
-
   function isoTime(microseconds) { return new Date(Math.floor(microseconds / 1000)).toISOString(); }
   function formatTime(microseconds) { return isoTime(microseconds).replace("T", " ").replace("Z", " UTC"); }
-  function clock(milliseconds) { return new Date(milliseconds).toISOString().slice(11, 21); }
 
   // ---------------------------------------------------------------- connection
   function connect() {
@@ -426,8 +280,10 @@
       status.dataset.status = "reconnecting";
       status.textContent = "reconnecting…"; // EventSource retries by itself
     });
-    window.addEventListener("resize", () => scheduleRender(true));
   }
 
+  const charts = streamsCharts.create(
+    () => model.marks.filter((mark) => mark.instrument === model.selected));
+  model.charts = charts;
   connect();
 })();
