@@ -89,17 +89,19 @@ class Rule:
 
     def __init__(self, config: BreakerConfig) -> None:
         self.config = config
-        self.min_history_s = config.baseline_min_history_s
 
     def new_state(self, instrument: str) -> RuleState:
         return RuleState([])
 
     def _baseline(self, lowest: bool) -> Baseline:
         cfg = self.config
-        return Baseline(cfg.baseline_bucket_s, cfg.baseline_window_s, cfg.baseline_tail, lowest)
-
-    def _armed(self, baseline: Baseline) -> bool:
-        return baseline.history_s() >= self.min_history_s
+        return Baseline(
+            cfg.baseline_bucket_s,
+            cfg.baseline_window_s,
+            cfg.baseline_tail,
+            lowest,
+            cfg.baseline_min_history_s,
+        )
 
     def restore(self, s: RuleState, state: Mapping[str, Any]) -> None:
         """Load what `s.to_state()` saved."""
@@ -167,7 +169,7 @@ class ImbalanceRule(Rule):
         threshold = max(cfg.imbalance_threshold, (odds - 1.0) / (odds + 1.0))
         s.threshold = threshold
         confirmed = not cfg.imbalance_requires_ofi or record["ofi_10s"] * imbalance > 0.0
-        if size < threshold or not confirmed or not self._armed(baseline):
+        if size < threshold or not confirmed or not baseline.armed:
             s.onset = None
             s.level = NORMAL
             return NORMAL
@@ -222,7 +224,7 @@ class SpreadRule(Rule):
         watch_at = max(cfg.spread_floor_bps, cfg.spread_ratio_watch * usual)
         throttle_at = max(cfg.spread_floor_bps, cfg.spread_ratio_throttle * usual)
         raw = NORMAL
-        if self._armed(baseline):
+        if baseline.armed:
             if spread >= throttle_at:
                 raw = THROTTLE
             elif spread >= watch_at:
@@ -303,11 +305,7 @@ class DepthRule(Rule):
         fraction = self.config.depth_stable_fraction
         for index in range(start, stop):
             baseline = baselines[index]
-            if (
-                self._armed(baseline)
-                and baseline.median > 0.0
-                and baseline.edge >= fraction * baseline.median
-            ):
+            if baseline.armed and baseline.ratio >= fraction:
                 return index
         return -1
 
@@ -382,12 +380,7 @@ class CostRule(Rule):
             baseline.add(t, worst)
             notional = entry["notional"]
             wanted = cfg.cost_notional is None or notional == cfg.cost_notional
-            if (
-                wanted
-                and notional > largest
-                and self._armed(baseline)
-                and baseline.edge < UNFILLABLE_BPS
-            ):
+            if wanted and notional > largest and baseline.armed and baseline.edge < UNFILLABLE_BPS:
                 chosen = index
                 largest = notional
                 worst_chosen = worst

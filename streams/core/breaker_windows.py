@@ -6,12 +6,15 @@ not start a new slice allocates nothing, and the state stays bounded however bus
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections import deque
 from typing import Any
 
 __all__ = ["Baseline", "MeanPriceWindow", "RangeWindow"]
 
 _MICROS = 1_000_000
+_NEVER = -(2**63)
 
 
 class MeanPriceWindow:
@@ -193,39 +196,47 @@ class Baseline:
     maximum for spread or cost), a slice without records the last value (the book stood still),
     and the trailing `capacity` slices make the sample. At each slice roll the sample's median
     and its tail quantile (`edge`: the `tail` quantile of the minima, or the `1 - tail` quantile
-    of the maxima) are recomputed, so a record costs one comparison. Nearest-rank quantiles keep
-    the numbers exact values of the sample (no interpolation, the same bits everywhere).
+    of the maxima) are read from a sorted copy kept beside it, so a record costs one comparison.
+    Nearest-rank quantiles keep the numbers exact values of the sample (no interpolation, the
+    same bits everywhere). `armed` says the sample spans `min_history_s`; `ratio` is edge / median
+    (0 when the median is 0).
 
     A slice the caller `mark_stressed` is left out of the sample: a stress that lasts must not
     become the normal it is measured against.
     """
 
     __slots__ = (
-        "bucket_us", "capacity", "current", "edge", "index", "last", "lowest", "median",
-        "samples", "stressed", "tail",
+        "armed", "bucket_us", "capacity", "current", "edge", "index", "last", "lowest", "median",
+        "min_slices", "next_us", "ordered", "ratio", "samples", "stressed", "tail",
     )  # fmt: skip
 
-    def __init__(self, bucket_s: float, window_s: float, tail: float, lowest: bool) -> None:
+    def __init__(
+        self, bucket_s: float, window_s: float, tail: float, lowest: bool, min_history_s: float
+    ) -> None:
         self.bucket_us = max(1, round(bucket_s * _MICROS))
         self.capacity = max(1, round(window_s / bucket_s))
+        self.min_slices = max(1, math.ceil(min_history_s / bucket_s - 1e-9))
         self.tail = tail
         self.lowest = lowest
         self.samples: deque[float] = deque()
+        self.ordered: list[float] = []
         self.index = -1
+        self.next_us = _NEVER  # the first record starts the first slice
         self.current = 0.0
         self.last = 0.0
         self.stressed = False
+        self.armed = False
         self.median = 0.0
         self.edge = 0.0
+        self.ratio = 0.0
 
     def mark_stressed(self) -> None:
         """Keep the current slice (and the quiet slices after it) out of the sample."""
         self.stressed = True
 
     def add(self, event_time: int, value: float) -> None:
-        index = event_time // self.bucket_us
-        if index > self.index:
-            self._roll(index, value)
+        if event_time >= self.next_us:
+            self._roll(event_time // self.bucket_us, value)
         elif self.lowest:
             if value < self.current:
                 self.current = value
@@ -238,44 +249,62 @@ class Baseline:
         return len(self.samples) * self.bucket_us / _MICROS
 
     def _roll(self, index: int, value: float) -> None:
-        if self.index >= 0 and not self.stressed:
-            samples = self.samples
-            samples.append(self.current)
+        if self.next_us != _NEVER and not self.stressed:
+            self._append(self.current)
             for _ in range(min(index - self.index - 1, self.capacity)):
-                samples.append(self.last)
-            while len(samples) > self.capacity:
-                samples.popleft()
-            ordered = sorted(samples)
-            rank = int(self.tail * (len(ordered) - 1))
-            self.median = ordered[len(ordered) // 2]
-            self.edge = ordered[rank] if self.lowest else ordered[len(ordered) - 1 - rank]
+                self._append(self.last)
+            self._summarise()
         self.index = index
+        self.next_us = (index + 1) * self.bucket_us
         self.current = value
         self.stressed = False
 
+    def _append(self, value: float) -> None:
+        samples = self.samples
+        ordered = self.ordered
+        samples.append(value)
+        bisect.insort(ordered, value)
+        if len(samples) > self.capacity:
+            del ordered[bisect.bisect_left(ordered, samples.popleft())]
+
+    def _summarise(self) -> None:
+        ordered = self.ordered
+        count = len(ordered)
+        rank = int(self.tail * (count - 1))
+        self.median = ordered[count // 2]
+        self.edge = ordered[rank] if self.lowest else ordered[count - 1 - rank]
+        self.ratio = self.edge / self.median if self.median > 0.0 else 0.0
+        self.armed = count >= self.min_slices
+
     def clear(self) -> None:
         self.samples.clear()
+        self.ordered.clear()
         self.index = -1
+        self.next_us = _NEVER
         self.stressed = False
+        self.armed = False
         self.median = 0.0
         self.edge = 0.0
+        self.ratio = 0.0
 
     def to_state(self) -> dict[str, Any]:
         return {
             "samples": list(self.samples),
             "index": self.index,
+            "next_us": self.next_us,
             "current": self.current,
             "last": self.last,
             "stressed": self.stressed,
-            "median": self.median,
-            "edge": self.edge,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.samples = deque(float(value) for value in state["samples"])
+        self.clear()
+        for value in state["samples"]:
+            self._append(float(value))
+        if self.samples:
+            self._summarise()
         self.index = int(state["index"])
+        self.next_us = int(state["next_us"])
         self.current = float(state["current"])
         self.last = float(state["last"])
         self.stressed = bool(state["stressed"])
-        self.median = float(state["median"])
-        self.edge = float(state["edge"])
