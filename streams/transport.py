@@ -30,11 +30,13 @@ from streams.core.types import BookDelta
 from streams.exceptions import StreamsError
 
 __all__ = [
+    "BrokerUnreachableError",
     "DeliveryError",
     "DeltaPublisher",
     "KafkaOutputSink",
     "TopicSpec",
     "create_topics",
+    "ensure_reachable",
     "make_consumer",
     "make_producer",
     "partition_count",
@@ -49,6 +51,29 @@ _client_log = logging.getLogger("streams.librdkafka")  # librdkafka logs join ou
 
 class DeliveryError(StreamsError):
     """The broker did not accept one or more records."""
+
+
+class BrokerUnreachableError(StreamsError):
+    """No broker of the configured cluster answered in time."""
+
+
+def ensure_reachable(settings: Settings, admin: AdminClient | None = None) -> None:
+    """Fail in one line, with the address tried and the time waited, when no broker answers.
+
+    Commands call it before creating their clients, whose retries would otherwise log a line per
+    attempt for as long as they run.
+    """
+    # Admin failures come back as exceptions; its log lines would only repeat them.
+    admin = admin or AdminClient({**settings.kafka_client_config(), "log_level": 0})
+    started = time.monotonic()
+    try:
+        admin.list_topics(timeout=settings.connect_timeout_s)
+    except KafkaException as error:
+        reason = error.args[0].str() if isinstance(error.args[0], KafkaError) else str(error)
+        raise BrokerUnreachableError(
+            f"Kafka at {settings.bootstrap_servers} unreachable after "
+            f"{time.monotonic() - started:.1f} s: {reason}"
+        ) from error
 
 
 def make_producer(settings: Settings, **overrides: Any) -> Producer:
@@ -160,12 +185,8 @@ def create_topics(
     settings: Settings, specs: list[TopicSpec], replication_factor: int = 1
 ) -> dict[str, str]:
     """Create missing topics; existing ones are left alone. Returns name -> 'created'|'exists'."""
-    # Admin failures come back as exceptions; its log lines would only repeat them.
     admin = AdminClient({**settings.kafka_client_config(), "log_level": 0})
-    try:
-        admin.list_topics(timeout=10)
-    except KafkaException as error:
-        raise StreamsError(f"Kafka at {settings.bootstrap_servers} unreachable: {error}") from error
+    ensure_reachable(settings, admin)
     new = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication_factor,
                  config=s.config)
