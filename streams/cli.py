@@ -225,8 +225,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from streams.audit.replay import replay
     from streams.offline import atomic_text_file, dump_record
 
+    request = _replay_request(args)  # a bad time fails before anything connects
     settings = resolve_settings(settings)
-    result = replay(settings, _replay_request(args), progress=_progress_bar())
+    result = replay(settings, request, progress=_progress_bar())
     if args.to_topics:
         from streams.codec import TopicCodecs
         from streams.transport import KafkaOutputSink
@@ -260,9 +261,10 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
     from streams.audit.audit import run_audit
 
+    request = _replay_request(args)
     settings = resolve_settings(settings)
     outcome = run_audit(
-        settings, _replay_request(args),
+        settings, request,
         report_dir=Path(args.report) if args.report else None, progress=_progress_bar(),
     )  # fmt: skip
     for comparison in (outcome.imbalance, outcome.suggestions):
@@ -482,7 +484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.config.dictConfig(logging_config(settings.log_format, level))
         return COMMANDS[args.command](args, settings)
     except (StreamsError, KafkaException, OSError) as error:
-        print(f"streams: error: {error}", file=sys.stderr)
+        # a KeyError's str() is the repr of its message
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"streams: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
