@@ -291,9 +291,14 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
 
     dsn = args.dsn or os.environ.get("POSTGRES_DSN")  # prefer the variable: argv shows in `ps`
     if dsn:
+        import psycopg
         from psycopg.conninfo import conninfo_to_dict
 
-        redact_in_logs(dsn, str(conninfo_to_dict(dsn).get("password") or ""))
+        try:
+            password = conninfo_to_dict(dsn).get("password")
+        except psycopg.ProgrammingError as error:  # its message never repeats the DSN
+            raise StreamsError(f"--dsn or POSTGRES_DSN is not a libpq DSN: {error}") from None
+        redact_in_logs(dsn, str(password or ""))
     writer = make_writer(args.target, path=args.path, dsn=Secret(dsn) if dsn else None)
     config = SinkConfig(
         group_id=args.group_id or f"streams-sink-{args.target}",
@@ -484,9 +489,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.config.dictConfig(logging_config(settings.log_format, level))
         return COMMANDS[args.command](args, settings)
     except (StreamsError, KafkaException, OSError) as error:
-        # a KeyError's str() is the repr of its message
+        # a KeyError's str() is the repr of its message, a KafkaException's that of a KafkaError
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"streams: error: {message}", file=sys.stderr)
+        if isinstance(error, KafkaException) and hasattr(error.args[0], "str"):
+            message = error.args[0].str()
+        one_line = " ".join(str(message).split("\n")).strip()  # libraries end theirs with "\n"
+        print(f"streams: error: {one_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

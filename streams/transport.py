@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import (
@@ -25,7 +26,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from streams.codec import TopicCodecs
-from streams.config import Settings, Topics
+from streams.config import ConfigurationError, Settings, Topics
 from streams.core.types import BookDelta
 from streams.exceptions import StreamsError
 
@@ -57,14 +58,21 @@ class BrokerUnreachableError(StreamsError):
     """No broker of the configured cluster answered in time."""
 
 
-def ensure_reachable(settings: Settings, admin: AdminClient | None = None) -> None:
+def ensure_reachable(settings: Settings) -> None:
     """Fail in one line, with the address tried and the time waited, when no broker answers.
 
     Commands call it before creating their clients, whose retries would otherwise log a line per
     attempt for as long as they run.
     """
+    for name, location in (
+        ("KAFKA_SSL_CA_LOCATION", settings.ssl_ca_location),
+        ("KAFKA_SSL_CERTIFICATE_LOCATION", settings.ssl_certificate_location),
+        ("KAFKA_SSL_KEY_LOCATION", settings.ssl_key_location),
+    ):
+        if location and not Path(location).is_file():
+            raise ConfigurationError(f"{name}={location}: no such file")
     # Admin failures come back as exceptions; its log lines would only repeat them.
-    admin = admin or AdminClient({**settings.kafka_client_config(), "log_level": 0})
+    admin = AdminClient({**settings.kafka_client_config(), "log_level": 0})
     started = time.monotonic()
     try:
         admin.list_topics(timeout=settings.connect_timeout_s)
@@ -185,8 +193,8 @@ def create_topics(
     settings: Settings, specs: list[TopicSpec], replication_factor: int = 1
 ) -> dict[str, str]:
     """Create missing topics; existing ones are left alone. Returns name -> 'created'|'exists'."""
+    ensure_reachable(settings)
     admin = AdminClient({**settings.kafka_client_config(), "log_level": 0})
-    ensure_reachable(settings, admin)
     new = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication_factor,
                  config=s.config)

@@ -76,6 +76,7 @@ BAD_VALUES = [
     (["dashboard", "--window", "0"], "--window"),
     (["sink", "parquet", "--path", ".", "--batch-seconds", "-1"], "--batch-seconds"),
     (["sink", "mongodb"], "mongodb"),
+    (["sink", "postgres", "--dsn", "not a dsn"], "not a libpq DSN"),
     (["topics", "create", "--partitions", "0"], "--partitions"),
     (["run", "--partitions", "0"], "--partitions"),
     (["connect", "KRAKEN", "--symbols", "XBT/USD", "--stale-after", "inf"], "--stale-after"),
@@ -107,6 +108,10 @@ BAD_ENVIRONMENT = [
     ({"STREAMS_CONNECT_TIMEOUT_S": "soon"}, "STREAMS_CONNECT_TIMEOUT_S"),
     ({"SCHEMA_REGISTRY_URL": "registry:8081"}, "SCHEMA_REGISTRY_URL"),
     ({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL"),
+    (
+        {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "KAFKA_SSL_CA_LOCATION": "/nowhere/ca.pem"},
+        "KAFKA_SSL_CA_LOCATION=/nowhere/ca.pem: no such file",
+    ),
 ]
 
 
