@@ -10,6 +10,8 @@ import argparse
 import errno
 import math
 import socket
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from streams.exceptions import StreamsError
 
@@ -20,6 +22,7 @@ __all__ = [
     "port_number",
     "positive_float",
     "positive_int",
+    "url",
 ]
 
 
@@ -63,6 +66,24 @@ def positive_float(text: str) -> float:
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
+
+
+def url(*schemes: str) -> Callable[[str], str]:
+    """A URL with one of `schemes` and a host (a typo would otherwise be retried for ever)."""
+
+    def check(text: str) -> str:
+        try:
+            parts = urlsplit(text)
+            valid = parts.scheme in schemes and bool(parts.hostname) and (parts.port or 0) >= 0
+        except ValueError:  # a port that is not a number
+            valid = False
+        if not valid:
+            raise argparse.ArgumentTypeError(
+                f"expected a {' or '.join(f'{s}://' for s in schemes)}HOST[:PORT] URL, got {text!r}"
+            )
+        return text
+
+    return check
 
 
 def ensure_port_free(host: str, port: int, option: str) -> None:

@@ -23,6 +23,7 @@ from streams.arguments import (
     port_number,
     positive_float,
     positive_int,
+    url,
 )
 from streams.config import ENVIRONMENT, TOOLING_ENVIRONMENT, Settings
 from streams.exceptions import StreamsError
@@ -190,6 +191,8 @@ def parse_time(text: str) -> int:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return int(moment.timestamp() * 1_000_000)
+    if not abs(number) < 1e19:  # beyond int64 microseconds, infinite or NaN
+        raise StreamsError(f"not a time: {text!r} (ISO-8601 or epoch)")
     if number > 1e14:
         return int(number)  # already microseconds
     if number > 1e11:
@@ -412,8 +415,13 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_argument("venue", help="BINANCE, KRAKEN, OKX, ... (see docs/connectors.md)")
     connect.add_argument("--symbols", required=True, help="A,B as the venue spells them")
     connect.add_argument("--topic", default=None, help="default: STREAMS_TOPIC_BOOK_DELTAS")
-    connect.add_argument("--url-override", default=None, help="websocket URL (replay server)")
-    connect.add_argument("--rest-override", default=None, help="scheme://host:port for REST")
+    connect.add_argument(
+        "--url-override", type=url("ws", "wss"), default=None, help="websocket URL (replay server)"
+    )
+    connect.add_argument(
+        "--rest-override", type=url("http", "https"), default=None,
+        help="scheme://host:port for REST",
+    )  # fmt: skip
     connect.add_argument(
         "--stale-after", type=positive_float, default=30.0, help="watchdog seconds"
     )

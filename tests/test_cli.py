@@ -82,6 +82,8 @@ BAD_VALUES = [
     (["connect", "KRAKEN", "--symbols", "XBT/USD", "--stale-after", "inf"], "--stale-after"),
     (["broker", "start", "--heap-mb", "0"], "--heap-mb"),
     (["replay", "--from", "yesterday", "--to", "now"], "yesterday"),
+    (["replay", "--from", "1e400", "--to", "2"], "1e400"),
+    (["connect", "KRAKEN", "--symbols", "XBT/USD", "--url-override", "localhost:1"], "ws://"),
     (["audit", "--from", "2", "--to", "1"], "--to must be after --from"),
     (["compute", "--source", "tardis:missing.csv", "--output", "out.jsonl"], "missing.csv"),
     (["compute", "--source", "csv:x.csv", "--output", "out.jsonl"], "tardis:PATH"),
