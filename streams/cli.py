@@ -13,12 +13,19 @@ import logging.config
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from typing import TYPE_CHECKING
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, NoReturn
 
 from confluent_kafka import KafkaException
 
-from streams.config import ENVIRONMENT, Settings
+from streams.arguments import (
+    ensure_port_free,
+    port_number,
+    positive_float,
+    positive_int,
+    url,
+)
+from streams.config import ENVIRONMENT, TOOLING_ENVIRONMENT, Settings
 from streams.exceptions import StreamsError
 from streams.operations import HealthServer, logging_config, redact_in_logs
 
@@ -56,17 +63,23 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def resolve_settings(settings: Settings) -> Settings:
-    """Point settings at KAFKA_BOOTSTRAP_SERVERS, else at the running local broker."""
-    if settings.bootstrap_servers:
-        return settings
-    from streams.broker import LocalBroker
+    """Point settings at KAFKA_BOOTSTRAP_SERVERS, else at the running local broker; check it.
 
-    state = LocalBroker(settings.home, settings.kafka_version).status()
-    if state is None:
-        raise StreamsError(
-            "no Kafka cluster: set KAFKA_BOOTSTRAP_SERVERS or run `streams broker start`"
-        )
-    return settings.with_bootstrap(state.bootstrap_servers)
+    The check comes before any client exists: their retries would log a line per attempt.
+    """
+    from streams.transport import ensure_reachable
+
+    if not settings.bootstrap_servers:
+        from streams.broker import LocalBroker
+
+        state = LocalBroker(settings.home, settings.kafka_version).status()
+        if state is None:
+            raise StreamsError(
+                "no Kafka cluster: set KAFKA_BOOTSTRAP_SERVERS or run `streams broker start`"
+            )
+        settings = settings.with_bootstrap(state.bootstrap_servers)
+    ensure_reachable(settings)
+    return settings
 
 
 def _topics(args: argparse.Namespace, settings: Settings) -> int:
@@ -96,7 +109,6 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
 def _connect(args: argparse.Namespace, settings: Settings) -> int:
     from streams.connectors.session import ConnectorConfig, run_connector
 
-    settings = resolve_settings(settings)
     config = ConnectorConfig(
         venue=args.venue,
         symbols=tuple(symbol.strip() for symbol in args.symbols.split(",")),
@@ -105,6 +117,8 @@ def _connect(args: argparse.Namespace, settings: Settings) -> int:
         rest_override=args.rest_override,
         stale_after_s=args.stale_after,
     )
+    ensure_port_free(args.web_host, args.metrics_port, "--web-port")
+    settings = resolve_settings(settings)
     health = _health_server(args.web_host, args.metrics_port)
 
     def started(connector: Connector, loop: asyncio.AbstractEventLoop) -> None:
@@ -141,11 +155,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.core.pipeline import Pipeline
     from streams.transport import create_topics, partition_count, topic_specs
 
-    settings = resolve_settings(settings)
-    create_topics(settings, topic_specs(settings.topics, partitions=args.partitions))
     config = WorkerConfig(
         app_id=args.app_id,
-        partitions=partition_count(settings, settings.topics.book_deltas),
+        partitions=args.partitions,
         batch_size=args.batch_size,
         batch_within_s=args.batch_within_ms / 1000,
         checkpoint_every=args.checkpoint_every,
@@ -153,6 +165,10 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         web_port=args.web_port,
         processing_guarantee=args.processing_guarantee,
     )
+    ensure_port_free(config.web_host, config.web_port, "--web-port")
+    settings = resolve_settings(settings)
+    create_topics(settings, topic_specs(settings.topics, partitions=args.partitions))
+    config = replace(config, partitions=partition_count(settings, settings.topics.book_deltas))
     app = build_app(settings, config, Pipeline())
     level = "INFO" if not args.verbose else "DEBUG"
     Worker(
@@ -175,6 +191,8 @@ def parse_time(text: str) -> int:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return int(moment.timestamp() * 1_000_000)
+    if not abs(number) < 1e19:  # beyond int64 microseconds, infinite or NaN
+        raise StreamsError(f"not a time: {text!r} (ISO-8601 or epoch)")
     if number > 1e14:
         return int(number)  # already microseconds
     if number > 1e11:
@@ -208,10 +226,11 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from streams.audit.replay import replay
-    from streams.offline import dump_record
+    from streams.offline import atomic_text_file, dump_record
 
+    request = _replay_request(args)  # a bad time fails before anything connects
     settings = resolve_settings(settings)
-    result = replay(settings, _replay_request(args), progress=_progress_bar())
+    result = replay(settings, request, progress=_progress_bar())
     if args.to_topics:
         from streams.codec import TopicCodecs
         from streams.transport import KafkaOutputSink
@@ -230,7 +249,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         output = Path(args.output)
         output.mkdir(parents=True, exist_ok=True)
         for name, records in (("imbalance", result.imbalance), ("suggestions", result.suggestions)):
-            with (output / f"{name}.jsonl").open("w", encoding="utf-8") as file:
+            with atomic_text_file(output / f"{name}.jsonl") as file:
                 file.writelines(dump_record(record) + "\n" for record in records)
     print(
         f"replayed {result.records_read} records ({result.records_per_second:,.0f}/s): "
@@ -245,9 +264,10 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
     from streams.audit.audit import run_audit
 
+    request = _replay_request(args)
     settings = resolve_settings(settings)
     outcome = run_audit(
-        settings, _replay_request(args),
+        settings, request,
         report_dir=Path(args.report) if args.report else None, progress=_progress_bar(),
     )  # fmt: skip
     for comparison in (outcome.imbalance, outcome.suggestions):
@@ -274,14 +294,21 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
 
     dsn = args.dsn or os.environ.get("POSTGRES_DSN")  # prefer the variable: argv shows in `ps`
     if dsn:
+        import psycopg
         from psycopg.conninfo import conninfo_to_dict
 
-        redact_in_logs(dsn, str(conninfo_to_dict(dsn).get("password") or ""))
+        try:
+            password = conninfo_to_dict(dsn).get("password")
+        except psycopg.ProgrammingError as error:  # its message never repeats the DSN
+            raise StreamsError(f"--dsn or POSTGRES_DSN is not a libpq DSN: {error}") from None
+        redact_in_logs(dsn, str(password or ""))
     writer = make_writer(args.target, path=args.path, dsn=Secret(dsn) if dsn else None)
     config = SinkConfig(
         group_id=args.group_id or f"streams-sink-{args.target}",
         batch_size=args.batch_size, batch_seconds=args.batch_seconds,
     )  # fmt: skip
+    ensure_port_free(args.web_host, args.web_port, "--web-port")
+    settings = resolve_settings(settings)
     health = _health_server(args.web_host, args.web_port)
 
     def started(runner: SinkRunner) -> None:
@@ -292,7 +319,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
                 detail=lambda: {"sink": writer.name, **asdict(runner.stats)},
             )  # fmt: skip
 
-    run_sink(resolve_settings(settings), writer, config, started)
+    run_sink(settings, writer, config, started)
     return 0
 
 
@@ -305,6 +332,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 def _dashboard(args: argparse.Namespace, settings: Settings) -> int:
     from streams.dashboard.command import main_dashboard
 
+    ensure_port_free(args.host, args.port, "--port")
     return main_dashboard(args, resolve_settings(settings))
 
 
@@ -337,18 +365,29 @@ COMMANDS: dict[str, Handler] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (the usage block is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="streams",
         description="Order-book liquidity imbalance and circuit-breaker suggestions on Kafka.",
-        epilog="Environment: " + "; ".join(f"{k} ({v})" for k, v in ENVIRONMENT.items()),
+        epilog="Environment: "
+        + "; ".join(f"{k} ({v})" for k, v in ENVIRONMENT.items())
+        + ". Read by the build and the tests only: "
+        + "; ".join(f"{k} ({v})" for k, v in TOOLING_ENVIRONMENT.items())
+        + "; STREAMS_TEST_* (tests/).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
     broker = sub.add_parser("broker", help="run a local single-node Kafka (KRaft) from Maven jars")
     broker.add_argument("action", choices=["start", "stop", "status"])
-    broker.add_argument("--heap-mb", type=int, default=512)
+    broker.add_argument("--heap-mb", type=positive_int, default=512)
 
     for name, text in (
         ("run", "every role in one go on this machine (local broker unless one is configured)"),
@@ -356,12 +395,12 @@ def _parser() -> argparse.ArgumentParser:
     ):
         run = sub.add_parser(name, help=text)
         run.add_argument("--output", default="streams-output", help="Parquet, logs, report")
-        run.add_argument("--partitions", type=int, default=4)
+        run.add_argument("--partitions", type=positive_int, default=4)
 
     topics = sub.add_parser("topics", help="create the product's topics (idempotent)")
     topics.add_argument("action", choices=["create"])
-    topics.add_argument("--partitions", type=int, default=4)
-    topics.add_argument("--replication-factor", type=int, default=1)
+    topics.add_argument("--partitions", type=positive_int, default=4)
+    topics.add_argument("--replication-factor", type=positive_int, default=1)
 
     publish = sub.add_parser("publish", help="publish a recording into Kafka as book deltas")
     publish.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
@@ -376,28 +415,39 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_argument("venue", help="BINANCE, KRAKEN, OKX, ... (see docs/connectors.md)")
     connect.add_argument("--symbols", required=True, help="A,B as the venue spells them")
     connect.add_argument("--topic", default=None, help="default: STREAMS_TOPIC_BOOK_DELTAS")
-    connect.add_argument("--url-override", default=None, help="websocket URL (replay server)")
-    connect.add_argument("--rest-override", default=None, help="scheme://host:port for REST")
-    connect.add_argument("--stale-after", type=float, default=30.0, help="watchdog seconds")
+    connect.add_argument(
+        "--url-override", type=url("ws", "wss"), default=None, help="websocket URL (replay server)"
+    )
+    connect.add_argument(
+        "--rest-override", type=url("http", "https"), default=None,
+        help="scheme://host:port for REST",
+    )  # fmt: skip
+    connect.add_argument(
+        "--stale-after", type=positive_float, default=30.0, help="watchdog seconds"
+    )
     connect.add_argument("--web-host", default="127.0.0.1", help="0.0.0.0 in a container")
-    connect.add_argument("--web-port", "--metrics-port", dest="metrics_port", type=int, default=0,
-                         help="/metrics, /healthz, /readyz (0: off)")  # fmt: skip
+    connect.add_argument("--web-port", "--metrics-port", dest="metrics_port", type=port_number,
+                         default=0, help="/metrics, /healthz, /readyz (0: off)")  # fmt: skip
 
     worker = sub.add_parser("worker", help="run a Faust stream worker (scale out: run more)")
     worker.add_argument(
         "--app-id", default="streams-worker", help="consumer group and table prefix"
     )
     worker.add_argument(
-        "--partitions", type=int, default=4, help="partitions if topics are created"
+        "--partitions", type=positive_int, default=4, help="partitions if topics are created"
     )
-    worker.add_argument("--batch-size", type=int, default=2000)
+    worker.add_argument("--batch-size", type=positive_int, default=2000)
     worker.add_argument(
-        "--batch-within-ms", type=float, default=20.0,
+        "--batch-within-ms", type=positive_float, default=20.0,
         help="close a batch after this long even if not full (latency vs per-batch cost)",
     )  # fmt: skip
-    worker.add_argument("--checkpoint-every", type=int, default=5000, help="records per partition")
+    worker.add_argument(
+        "--checkpoint-every", type=positive_int, default=5000, help="records per partition"
+    )
     worker.add_argument("--web-host", default="127.0.0.1")
-    worker.add_argument("--web-port", type=int, default=6066, help="/metrics, /healthz, /readyz")
+    worker.add_argument(
+        "--web-port", type=port_number, default=6066, help="/metrics, /healthz, /readyz"
+    )
     worker.add_argument(
         "--processing-guarantee", choices=["at_least_once", "exactly_once"], default="at_least_once"
     )
@@ -423,10 +473,12 @@ def _parser() -> argparse.ArgumentParser:
     sink.add_argument("--path", help="parquet: root directory of the dataset")
     sink.add_argument("--dsn", help="postgres: libpq DSN (default: POSTGRES_DSN)")
     sink.add_argument("--group-id", default=None, help="default: streams-sink-<target>")
-    sink.add_argument("--batch-size", type=int, default=20_000, help="records per write")
-    sink.add_argument("--batch-seconds", type=float, default=2.0, help="max wait per batch")
+    sink.add_argument("--batch-size", type=positive_int, default=20_000, help="records per write")
+    sink.add_argument(
+        "--batch-seconds", type=positive_float, default=2.0, help="max wait per batch"
+    )
     sink.add_argument("--web-host", default="127.0.0.1", help="0.0.0.0 in a container")
-    sink.add_argument("--web-port", type=int, default=0, help="health and metrics (0: off)")
+    sink.add_argument("--web-port", type=port_number, default=0, help="health and metrics (0: off)")
     from streams.simulate.command import add_arguments as simulate_arguments
 
     simulate_arguments(sub.add_parser("simulate", help="stress-scenario book deltas (file/Kafka)"))
@@ -445,7 +497,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.config.dictConfig(logging_config(settings.log_format, level))
         return COMMANDS[args.command](args, settings)
     except (StreamsError, KafkaException, OSError) as error:
-        print(f"streams: error: {error}", file=sys.stderr)
+        # a KeyError's str() is the repr of its message, a KafkaException's that of a KafkaError
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        if isinstance(error, KafkaException) and hasattr(error.args[0], "str"):
+            message = error.args[0].str()
+        one_line = " ".join(str(message).split("\n")).strip()  # libraries end theirs with "\n"
+        print(f"streams: error: {one_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -192,7 +194,14 @@ class TopicCodecs:
     def register(cls, settings: Settings, topics: Topics | None = None) -> TopicCodecs:
         """Register every schema under `<topic>-value` (TopicNameStrategy), in a fixed order."""
         registry = SchemaRegistryClient.new_client(settings.schema_registry_config())
-        return cls.with_registry(registry, topics or settings.topics)
+        started = time.monotonic()
+        try:
+            return cls.with_registry(registry, topics or settings.topics)
+        except CodecError as error:  # say where and how long: an unreachable registry is likely
+            raise CodecError(
+                f"{error} (schema registry {_without_credentials(settings.schema_registry_url)}, "
+                f"after {time.monotonic() - started:.1f} s)"
+            ) from error
 
     @classmethod
     def with_registry(cls, registry: SchemaRegistryClient, topics: Topics) -> TopicCodecs:
@@ -236,3 +245,12 @@ class TopicCodecs:
             return delta_from_record(record).validate()
         except (KeyError, TypeError) as error:
             raise CodecError(f"book delta record is incomplete: {error}") from error
+
+
+def _without_credentials(urls: str) -> str:
+    """The registry URL(s) without any user:password: errors are shown and logged."""
+    shown = []
+    for url in urls.split(","):
+        parts = urlsplit(url.strip())
+        shown.append(parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl())
+    return ",".join(shown)

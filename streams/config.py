@@ -5,14 +5,23 @@ Every variable and its default is listed in `ENVIRONMENT` and in the README.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from streams.exceptions import StreamsError
 
-__all__ = ["ENVIRONMENT", "ConfigurationError", "Secret", "Settings", "Topics"]
+__all__ = [
+    "ENVIRONMENT",
+    "TOOLING_ENVIRONMENT",
+    "ConfigurationError",
+    "Secret",
+    "Settings",
+    "Topics",
+]
 
 ENVIRONMENT: dict[str, str] = {
     "KAFKA_BOOTSTRAP_SERVERS": "unset: the local KRaft broker of `streams broker start`",
@@ -32,10 +41,21 @@ ENVIRONMENT: dict[str, str] = {
     "STREAMS_HOME": "~/.cache/streams (Kafka jars, broker data, state)",
     "STREAMS_KAFKA_VERSION": "3.9.1 (the org.apache.kafka:kafka_2.13 version Maven fetches)",
     "STREAMS_LOG_FORMAT": "text (or json: one JSON object per line, for log shippers)",
+    "STREAMS_CONNECT_TIMEOUT_S": "10 (seconds a command waits for Kafka or the schema registry)",
 }
+
+# Read by the build, the tests or the benchmarks, never by a command: exporting one is harmless,
+# so they are not "unknown settings". STREAMS_TEST_* variables belong to the test suite too.
+TOOLING_ENVIRONMENT: dict[str, str] = {
+    "STREAMS_PURE_PYTHON": "unset (1: install without compiling the core; setup.py)",
+    "STREAMS_RECORDINGS": "../shared/data/exchange-recordings (the venue recordings of the "
+    "connector tests and the benchmarks)",
+}
+_TOOLING_PREFIX = "STREAMS_TEST_"
 
 _SECURITY_PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
 _LOG_FORMATS = ("text", "json")
+_REGISTRY_SCHEMES = ("mock://", "http://", "https://")
 
 
 class ConfigurationError(StreamsError):
@@ -63,6 +83,37 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def _reject_unknown(env: Mapping[str, str]) -> None:
+    """A misspelt STREAMS_* variable would silently fall back to a default: name it, suggest one."""
+    known = [*ENVIRONMENT, *TOOLING_ENVIRONMENT]
+    unknown = sorted(
+        name
+        for name in env
+        if name.startswith("STREAMS_")
+        and name not in known
+        and not name.startswith(_TOOLING_PREFIX)
+    )
+    if not unknown:
+        return
+    described = []
+    suffixes = {name.removeprefix("STREAMS_"): name for name in known}  # the shared prefix is noise
+    for name in unknown:
+        close = difflib.get_close_matches(name.removeprefix("STREAMS_"), suffixes, n=1)
+        described.append(f"{name} (did you mean {suffixes[close[0]]}?)" if close else name)
+    raise ConfigurationError(
+        f"unknown setting(s): {', '.join(described)}; `streams --help` lists the known ones"
+    )
+
+
+def _seconds(name: str, value: str | None, default: float = 10.0) -> float:
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name}={value!r}: expected seconds > 0") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,8 +153,18 @@ class Settings:
     home: Path = field(default_factory=lambda: Path.home() / ".cache" / "streams")
     kafka_version: str = "3.9.1"
     log_format: str = "text"
+    connect_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
+        if not self.schema_registry_url.startswith(_REGISTRY_SCHEMES):
+            raise ConfigurationError(
+                f"SCHEMA_REGISTRY_URL={self.schema_registry_url!r}: expected "
+                "http(s)://HOST:PORT or mock://NAME"
+            )
+        if not self.connect_timeout_s > 0:
+            raise ConfigurationError(
+                f"STREAMS_CONNECT_TIMEOUT_S={self.connect_timeout_s!r}: expected seconds > 0"
+            )
         if self.log_format not in _LOG_FORMATS:
             raise ConfigurationError(
                 f"STREAMS_LOG_FORMAT={self.log_format!r}: expected one of {list(_LOG_FORMATS)}"
@@ -125,11 +186,7 @@ class Settings:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from environment variables; unknown STREAMS_* variables are errors."""
         env = os.environ if environ is None else environ
-        known = set(ENVIRONMENT)
-        unknown = sorted(k for k in env if k.startswith("STREAMS_") and k not in known)
-        unknown = [k for k in unknown if not k.startswith("STREAMS_TEST_")]
-        if unknown:
-            raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
+        _reject_unknown(env)
 
         def text(name: str) -> str | None:
             value = env.get(name, "").strip()
@@ -162,6 +219,9 @@ class Settings:
             home=Path(home).expanduser() if home else Path.home() / ".cache" / "streams",
             kafka_version=text("STREAMS_KAFKA_VERSION") or "3.9.1",
             log_format=(text("STREAMS_LOG_FORMAT") or "text").lower(),
+            connect_timeout_s=_seconds(
+                "STREAMS_CONNECT_TIMEOUT_S", text("STREAMS_CONNECT_TIMEOUT_S")
+            ),
         )
 
     def secret_values(self) -> tuple[str, ...]:
@@ -202,8 +262,11 @@ class Settings:
         config.update({k: v for k, v in optional.items() if v})
         return config
 
-    def schema_registry_config(self) -> dict[str, str]:
-        config = {"url": self.schema_registry_url}
+    def schema_registry_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "url": self.schema_registry_url,
+            "timeout": self.connect_timeout_s,
+        }
         if self.schema_registry_basic_auth:
             config["basic.auth.user.info"] = self.schema_registry_basic_auth.reveal()
         return config

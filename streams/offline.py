@@ -7,20 +7,33 @@ records equal theirs field for field (the input coordinates aside: a file has no
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from streams.core.pipeline import Pipeline, PipelineOutput
 from streams.core.types import BookDelta, SourcePosition
+from streams.exceptions import StreamsError
 from streams.sources.spec import open_source
 
-__all__ = ["ComputeSummary", "compute_to_files", "dump_record", "run_pipeline"]
+__all__ = [
+    "ComputeSummary",
+    "OutputFileError",
+    "atomic_text_file",
+    "compute_to_files",
+    "dump_record",
+    "run_pipeline",
+]
 
 _PROGRESS_EVERY = 100_000
+
+
+class OutputFileError(StreamsError):
+    """An output file that cannot be written where asked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +64,37 @@ def run_pipeline(
         yield pipeline.process(delta, position)
 
 
+@contextmanager
+def atomic_text_file(path: str | Path) -> Iterator[IO[str]]:
+    """Write `path` whole or not at all: a failed run leaves no partial file (an old one stays).
+
+    The text goes to a hidden file beside it, renamed over `path` only when the block succeeds.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise OutputFileError(f"cannot write {target}: it is a directory")
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        handle = temporary.open("w", encoding="utf-8")
+    except OSError as error:  # name the file asked for, not the hidden one
+        raise OutputFileError(f"cannot write {target}: {error.strerror}") from None
+    try:
+        with handle:
+            yield handle
+        temporary.replace(target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def compute_to_files(
     source: str, output: str | Path, suggestions: str | Path | None = None
 ) -> ComputeSummary:
+    """Run a source through the pipeline into JSON-lines files, written only if the run succeeds."""
     deltas = imbalance = suggestion_count = 0
-    sugg_file = Path(suggestions).open("w", encoding="utf-8") if suggestions else nullcontext()  # noqa: SIM115 (entered on the next line)
-    with Path(output).open("w", encoding="utf-8") as out, sugg_file as sugg:
+    with ExitStack() as files:
+        out = files.enter_context(atomic_text_file(output))
+        sugg = files.enter_context(atomic_text_file(suggestions)) if suggestions else None
         for result in run_pipeline(_progress(open_source(source))):
             deltas += 1
             if result.imbalance is not None:

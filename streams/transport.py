@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import (
@@ -25,16 +26,18 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from streams.codec import TopicCodecs
-from streams.config import Settings, Topics
+from streams.config import ConfigurationError, Settings, Topics
 from streams.core.types import BookDelta
 from streams.exceptions import StreamsError
 
 __all__ = [
+    "BrokerUnreachableError",
     "DeliveryError",
     "DeltaPublisher",
     "KafkaOutputSink",
     "TopicSpec",
     "create_topics",
+    "ensure_reachable",
     "make_consumer",
     "make_producer",
     "partition_count",
@@ -49,6 +52,36 @@ _client_log = logging.getLogger("streams.librdkafka")  # librdkafka logs join ou
 
 class DeliveryError(StreamsError):
     """The broker did not accept one or more records."""
+
+
+class BrokerUnreachableError(StreamsError):
+    """No broker of the configured cluster answered in time."""
+
+
+def ensure_reachable(settings: Settings) -> None:
+    """Fail in one line, with the address tried and the time waited, when no broker answers.
+
+    Commands call it before creating their clients, whose retries would otherwise log a line per
+    attempt for as long as they run.
+    """
+    for name, location in (
+        ("KAFKA_SSL_CA_LOCATION", settings.ssl_ca_location),
+        ("KAFKA_SSL_CERTIFICATE_LOCATION", settings.ssl_certificate_location),
+        ("KAFKA_SSL_KEY_LOCATION", settings.ssl_key_location),
+    ):
+        if location and not Path(location).is_file():
+            raise ConfigurationError(f"{name}={location}: no such file")
+    # Admin failures come back as exceptions; its log lines would only repeat them.
+    admin = AdminClient({**settings.kafka_client_config(), "log_level": 0})
+    started = time.monotonic()
+    try:
+        admin.list_topics(timeout=settings.connect_timeout_s)
+    except KafkaException as error:
+        reason = error.args[0].str() if isinstance(error.args[0], KafkaError) else str(error)
+        raise BrokerUnreachableError(
+            f"Kafka at {settings.bootstrap_servers} unreachable after "
+            f"{time.monotonic() - started:.1f} s: {reason}"
+        ) from error
 
 
 def make_producer(settings: Settings, **overrides: Any) -> Producer:
@@ -160,12 +193,8 @@ def create_topics(
     settings: Settings, specs: list[TopicSpec], replication_factor: int = 1
 ) -> dict[str, str]:
     """Create missing topics; existing ones are left alone. Returns name -> 'created'|'exists'."""
-    # Admin failures come back as exceptions; its log lines would only repeat them.
+    ensure_reachable(settings)
     admin = AdminClient({**settings.kafka_client_config(), "log_level": 0})
-    try:
-        admin.list_topics(timeout=10)
-    except KafkaException as error:
-        raise StreamsError(f"Kafka at {settings.bootstrap_servers} unreachable: {error}") from error
     new = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication_factor,
                  config=s.config)

@@ -63,3 +63,20 @@ def test_replay_topics_never_equal_the_live_ones() -> None:
 
     assert replay.book_deltas == topics.book_deltas
     assert {replay.imbalance, replay.suggestions}.isdisjoint({topics.imbalance, topics.suggestions})
+
+
+@pytest.mark.unit
+def test_variables_of_the_build_and_the_tests_are_not_unknown_settings() -> None:
+    settings = Settings.from_environment(
+        {"STREAMS_PURE_PYTHON": "1", "STREAMS_RECORDINGS": "/data", "STREAMS_TEST_DOCKER": "1"}
+    )
+
+    assert settings == Settings.from_environment({})
+
+
+@pytest.mark.unit
+def test_a_misspelt_setting_is_rejected_with_the_likely_name() -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"STREAMS_LOGFORMAT \(did you mean STREAMS_LOG_FORMAT\?\)"
+    ):
+        Settings.from_environment({"STREAMS_LOGFORMAT": "json"})

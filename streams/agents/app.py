@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import ssl
 import time
@@ -20,7 +21,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.agents.compute import BatchResult, ComputeProcess, Row
-from streams.agents.exceptions import ComputeProcessError
+from streams.agents.exceptions import ComputeProcessError, WorkerConfigError
 from streams.config import Settings
 from streams.core.pipeline import Pipeline
 from streams.exceptions import StreamsError
@@ -59,10 +60,22 @@ class WorkerConfig:
     session_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.checkpoint_every < 1 or self.partitions < 1:
-            raise ValueError("batch_size, checkpoint_every and partitions must be >= 1")
+        for name in ("batch_size", "checkpoint_every", "partitions"):
+            if not isinstance(value := getattr(self, name), int) or value < 1:
+                raise WorkerConfigError(
+                    f"WorkerConfig.{name} must be an integer >= 1, got {value!r}"
+                )
+        for name in ("batch_within_s", "session_timeout_s"):
+            if not 0 < (value := getattr(self, name)) < math.inf:
+                raise WorkerConfigError(
+                    f"WorkerConfig.{name} must be a number of seconds > 0, got {value!r}"
+                )
+        if not 0 <= self.web_port <= 65535:
+            raise WorkerConfigError(
+                f"WorkerConfig.web_port must be in 0..65535, got {self.web_port!r}"
+            )
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
-            raise ValueError(f"unknown processing_guarantee {self.processing_guarantee!r}")
+            raise WorkerConfigError(f"unknown processing_guarantee {self.processing_guarantee!r}")
 
 
 def _credentials(settings: Settings) -> Any:

@@ -2,11 +2,15 @@
 
 from streams.exceptions import StreamsError
 
-__all__ = ["CheckpointError", "ComputeProcessError", "WorkerError"]
+__all__ = ["CheckpointError", "ComputeProcessError", "WorkerConfigError", "WorkerError"]
 
 
 class WorkerError(StreamsError):
     """A stream worker cannot continue."""
+
+
+class WorkerConfigError(WorkerError, ValueError):
+    """A worker option is out of range."""
 
 
 class CheckpointError(WorkerError):

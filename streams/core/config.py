@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from streams.core.exceptions import MetricsConfigError
 
 __all__ = ["DEPTH_BANDS_BPS", "MetricsConfig", "config_hash"]
 
@@ -37,17 +40,40 @@ class MetricsConfig:
     depth_z_band_bps: int = 25
 
     def __post_init__(self) -> None:
-        if self.max_levels < 10 or self.scan_levels < 10 or self.mlofi_levels < 1:
-            raise ValueError("max_levels and scan_levels must be >= 10, mlofi_levels >= 1")
-        if self.ewma_half_life_s <= 0 or self.z_min_samples < 2:
-            raise ValueError("ewma_half_life_s must be > 0 and z_min_samples >= 2")
+        at_least = {"max_levels": 10, "scan_levels": 10, "mlofi_levels": 1, "z_min_samples": 2}
+        for name, low in at_least.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < low:
+                raise MetricsConfigError(
+                    f"MetricsConfig.{name} must be an integer >= {low}, got {value!r}"
+                )
+        if not _positive(self.ewma_half_life_s):
+            raise MetricsConfigError(
+                f"MetricsConfig.ewma_half_life_s must be a finite number > 0, "
+                f"got {self.ewma_half_life_s!r}"
+            )
         if self.depth_z_band_bps not in DEPTH_BANDS_BPS:
-            raise ValueError(f"depth_z_band_bps must be one of {DEPTH_BANDS_BPS}")
-        if not self.cost_notionals or any(n <= 0 for n in self.cost_notionals):
-            raise ValueError("cost_notionals must be positive")
+            raise MetricsConfigError(
+                f"MetricsConfig.depth_z_band_bps must be one of {DEPTH_BANDS_BPS}, "
+                f"got {self.depth_z_band_bps!r}"
+            )
+        if not self.cost_notionals or not all(_positive(n) for n in self.cost_notionals):
+            raise MetricsConfigError(
+                f"MetricsConfig.cost_notionals must be finite numbers > 0, "
+                f"got {self.cost_notionals!r}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _positive(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def config_hash(*parts: dict[str, Any]) -> str:

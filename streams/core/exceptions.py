@@ -2,11 +2,15 @@
 
 from streams.exceptions import StreamsError
 
-__all__ = ["BreakerConfigError", "BreakerInputError", "InvalidDeltaError"]
+__all__ = ["BreakerConfigError", "BreakerInputError", "InvalidDeltaError", "MetricsConfigError"]
 
 
 class InvalidDeltaError(StreamsError, ValueError):
     """A book delta breaks an invariant (NaN, negative size, mismatched arrays, ...)."""
+
+
+class MetricsConfigError(StreamsError, ValueError):
+    """A parameter of the book or the imbalance metrics is out of range."""
 
 
 class BreakerConfigError(StreamsError, ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from streams.arguments import non_negative_int, port_number, positive_float, positive_int
 from streams.config import Settings
 from streams.dashboard.config import DashboardConfig
 
@@ -14,17 +15,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of `streams dashboard` on its sub-parser."""
     defaults = DashboardConfig()
     parser.add_argument("--host", default=defaults.host, help="address to listen on")
-    parser.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
     parser.add_argument(
-        "--backfill", type=int, default=defaults.backfill,
+        "--port", type=port_number, default=defaults.port, help="0 picks a free port"
+    )
+    parser.add_argument(
+        "--backfill", type=non_negative_int, default=defaults.backfill,
         help="records per partition shown on start (read back from the end of each topic)",
     )  # fmt: skip
     parser.add_argument(
-        "--push-interval", type=float, default=defaults.push_interval_s,
+        "--push-interval", type=positive_float, default=defaults.push_interval_s,
         help="seconds between updates to the browser (each instrument at most once each)",
     )  # fmt: skip
     parser.add_argument(
-        "--window", type=int, default=defaults.window_points,
+        "--window", type=positive_int, default=defaults.window_points,
         help="points kept per instrument, one per 100 ms of event time",
     )  # fmt: skip
 

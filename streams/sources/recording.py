@@ -19,8 +19,12 @@ from pathlib import Path
 
 import zstandard
 
+from streams.exceptions import StreamsError
+from streams.sources.text import first_undecodable_line
+
 __all__ = [
     "RecordedEvent",
+    "RecordingFormatError",
     "is_recording",
     "read_recording",
     "read_recording_set",
@@ -31,6 +35,10 @@ RECV = "recv"
 SEND = "send"
 CONNECT = "connect"
 HTTP = "http"
+
+
+class RecordingFormatError(StreamsError):
+    """A recording file that cannot be read, with the line where it breaks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +92,23 @@ def read_recording_set(path: str | Path) -> Iterator[RecordedEvent]:
 
 def _read_format_a(path: Path) -> Iterator[RecordedEvent]:
     connection = path.name.rsplit(".", 1)[0]
+    number = -1
     with path.open("r", encoding="utf-8") as handle:
-        for number, raw in enumerate(handle):
-            line = raw.rstrip("\n")
-            if line.strip():
-                event = _format_a_event(line, connection, number)
-                if event is not None:
-                    yield event
+        try:
+            for number, raw in enumerate(handle):
+                line = raw.rstrip("\n")
+                if line.strip():
+                    event = _format_a_event(line, connection, number)
+                    if event is not None:
+                        yield event
+        except UnicodeDecodeError:
+            with path.open("rb") as binary:
+                line_number = first_undecodable_line(binary)
+            raise RecordingFormatError(f"{path}:{line_number}: not UTF-8 text") from None
+        except (ValueError, SyntaxError) as error:  # a timestamp or bytes literal that is not one
+            raise RecordingFormatError(
+                f"{path}:{number + 1}: not a recording line: {error}"
+            ) from None
 
 
 def _format_a_event(line: str, connection: str, number: int) -> RecordedEvent | None:
@@ -118,18 +136,39 @@ def _format_a_event(line: str, connection: str, number: int) -> RecordedEvent | 
 
 
 def _read_format_b(path: Path) -> Iterator[RecordedEvent]:
-    with path.open("rb") as compressed:
-        reader = zstandard.ZstdDecompressor().stream_reader(compressed)
-        for number, line in enumerate(io.TextIOWrapper(reader, encoding="utf-8")):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            kind = record.get("t")
-            if kind not in (RECV, SEND, CONNECT, HTTP):
-                continue  # the header line
-            data: str | bytes = record.get("data", "")
-            if "b64" in record:
-                data = base64.b64decode(record["b64"])
-            address = record.get("addr") or record.get("url") or ""
-            time_us = seconds_to_micros(repr(float(record["ts"])))
-            yield RecordedEvent(kind, record.get("conn", ""), time_us, data, address, number)
+    number = 0
+    try:
+        with path.open("rb") as compressed:
+            reader = zstandard.ZstdDecompressor().stream_reader(compressed)
+            for number, line in enumerate(io.TextIOWrapper(reader, encoding="utf-8"), start=1):
+                event = _format_b_event(path, number, line)
+                if event is not None:
+                    yield event
+    except UnicodeDecodeError:
+        with path.open("rb") as compressed:
+            lines = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(compressed))
+            line_number = first_undecodable_line(lines)
+        raise RecordingFormatError(f"{path}:{line_number}: not UTF-8 text") from None
+    except zstandard.ZstdError as error:
+        raise RecordingFormatError(
+            f"{path}: corrupt zstd data after line {number}: {error}"
+        ) from None
+
+
+def _format_b_event(path: Path, number: int, line: str) -> RecordedEvent | None:
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+        kind = record.get("t")
+        if kind not in (RECV, SEND, CONNECT, HTTP):
+            return None  # the header line
+        data: str | bytes = record.get("data", "")
+        if "b64" in record:
+            data = base64.b64decode(record["b64"])
+        address = record.get("addr") or record.get("url") or ""
+        time_us = seconds_to_micros(repr(float(record["ts"])))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:  # not JSON, or not an event
+        raise RecordingFormatError(f"{path}:{number}: not a recording line: {error!r}") from None
+    # numbered from 0, as format A's lines
+    return RecordedEvent(kind, record.get("conn", ""), time_us, data, address, number - 1)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from streams.core.types import BookDelta, SourcePosition
 from streams.exceptions import StreamsError
+from streams.sources.text import first_undecodable_line
 
 __all__ = ["TARDIS_COLUMNS", "TardisFormatError", "read_tardis", "write_tardis"]
 
@@ -49,8 +51,8 @@ def read_tardis(path: str | Path) -> Iterator[tuple[BookDelta, SourcePosition]]:
     topic = source.name
     ordinal = 0
     with _open(source) as handle:
-        rows = csv.reader(handle)
-        header = next(rows, None)
+        rows = _rows(source, handle)
+        _, header = next(rows, (1, None))
         if header is None or tuple(h.strip() for h in header[:8]) != TARDIS_COLUMNS:
             raise TardisFormatError(
                 f"{source}:1: header must start with {','.join(TARDIS_COLUMNS)}"
@@ -58,7 +60,7 @@ def read_tardis(path: str | Path) -> Iterator[tuple[BookDelta, SourcePosition]]:
         group_key: tuple[str, str, str, str] | None = None
         group: _Group | None = None
         in_snapshot: dict[str, bool] = {}
-        for line, row in enumerate(rows, start=2):
+        for line, row in rows:
             if not row:
                 continue
             exchange, symbol, timestamp, local_timestamp, snapshot, side, price, amount = _fields(
@@ -74,6 +76,48 @@ def read_tardis(path: str | Path) -> Iterator[tuple[BookDelta, SourcePosition]]:
             group.add(source, line, side, price, amount)
         if group is not None:
             yield group.delta(in_snapshot), SourcePosition(topic, 0, ordinal)
+
+
+def _rows(source: Path, handle: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the line each starts on; a broken file is a `TardisFormatError`."""
+    # strict: an unterminated quote is an error at its line, not the rest of the file in one field
+    rows = csv.reader(handle, strict=True)
+    while True:
+        line = rows.line_num + 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            if "end of data" in str(error):
+                raise TardisFormatError(
+                    f"{source}:{line}: unterminated quote (the record runs to the end of the file)"
+                ) from None
+            if "field limit" in str(error):
+                raise TardisFormatError(
+                    f"{source}:{line}: a field longer than {csv.field_size_limit()} characters "
+                    "(an unterminated quote, or not a tardis file)"
+                ) from None
+            raise TardisFormatError(f"{source}:{line}: {error}") from None
+        except UnicodeDecodeError as error:
+            bad = error.object[error.start]
+            raise TardisFormatError(
+                f"{source}:{_undecodable_line(source)}: not UTF-8 text (byte 0x{bad:02x})"
+            ) from None
+        except EOFError:
+            raise TardisFormatError(
+                f"{source}: truncated gzip file (after line {line - 1})"
+            ) from None
+        except (zlib.error, gzip.BadGzipFile) as error:
+            raise TardisFormatError(
+                f"{source}: corrupt gzip file near line {line}: {error}"
+            ) from None
+        yield line, row
+
+
+def _undecodable_line(source: Path) -> int:
+    with gzip.open(source, "rb") if source.suffix == ".gz" else source.open("rb") as raw:
+        return first_undecodable_line(raw)
 
 
 def _fields(
