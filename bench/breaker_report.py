@@ -1,6 +1,6 @@
 """Breaker evaluation: quiet on calm real markets against detection of stress, per configuration.
 
-Run: `.venv/bin/python bench/breaker_report.py` (about 5 minutes on two cores). For each
+Run: `.venv/bin/python bench/breaker_report.py` (a few minutes on two cores). For each
 configuration below it runs the hour-long real books (`../shared/data/long-books`), the venue
 recordings, the simulator's scenarios (5 seeds) and every stress injected into every long book
 at three onsets, and writes one table per configuration into docs/breaker.md (between the
@@ -55,9 +55,20 @@ CONFIGURATIONS: dict[str, dict[str, Any]] = {
     "default configuration": {},
     "armed after 60 s of history (`baseline_min_history_s=60`)": {"baseline_min_history_s": 60},
     "every depth band judged (`depth_stable_fraction=0.01`)": {"depth_stable_fraction": 0.01},
-    "a looser tail (`baseline_tail=0.1`)": {"baseline_tail": 0.1},
-    "no spread blow-out by duration (`spread_throttle_after_s=1e9`)": {
-        "spread_throttle_after_s": 1e9
+    "looser: a 10 % tail, depth below its usual low, 1.5x / 3x spreads and costs": {
+        "baseline_tail": 0.1,
+        "depth_below_low": 1.0,
+        "spread_ratio_watch": 1.5,
+        "spread_ratio_throttle": 3.0,
+        "cost_ratio_watch": 1.5,
+        "cost_ratio_throttle": 3.0,
+    },
+    "stricter: depth below 0.2x its usual low, 8x / 16x spreads and costs": {
+        "depth_below_low": 0.2,
+        "spread_ratio_watch": 8.0,
+        "spread_ratio_throttle": 16.0,
+        "cost_ratio_watch": 8.0,
+        "cost_ratio_throttle": 16.0,
     },
 }
 
@@ -103,7 +114,11 @@ def _simulated(name: str, overrides: dict[str, Any]) -> list[ScenarioOutcome]:
 def _background(name: str, overrides: dict[str, Any]) -> list[ScenarioOutcome]:
     return [
         evaluate_on_background(
-            name, LONG_BOOKS / f"{book}.csv.gz", onset, BreakerConfig(**overrides)
+            name,
+            LONG_BOOKS / f"{book}.csv.gz",
+            onset,
+            BreakerConfig(**overrides),
+            reaction_only=True,
         )
         for book in BOOKS
         for onset in ONSETS_S
