@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.core.pipeline import Pipeline, PipelineOutput
+from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import BookDelta, SourcePosition
 from streams.sources.spec import open_source
 
@@ -52,12 +53,17 @@ def run_pipeline(
 
 
 def compute_to_files(
-    source: str, output: str | Path, suggestions: str | Path | None = None
+    source: str,
+    output: str | Path,
+    suggestions: str | Path | None = None,
+    config: PipelineConfig | None = None,
 ) -> ComputeSummary:
+    config = config or PipelineConfig()
+    pipeline = Pipeline(config.metrics, config.breaker)
     deltas = imbalance = suggestion_count = 0
     sugg_file = Path(suggestions).open("w", encoding="utf-8") if suggestions else nullcontext()  # noqa: SIM115 (entered on the next line)
     with Path(output).open("w", encoding="utf-8") as out, sugg_file as sugg:
-        for result in run_pipeline(_progress(open_source(source))):
+        for result in run_pipeline(_progress(open_source(source)), pipeline):
             deltas += 1
             if result.imbalance is not None:
                 out.write(dump_record(dict(result.imbalance)) + "\n")

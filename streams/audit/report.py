@@ -87,9 +87,15 @@ def _summary(comparisons: Sequence[TopicComparison], result: ReplayResult) -> st
     )
     listed = "".join(
         f"<li>{html.escape(d.describe())}</li>" for c in comparisons for d in c.differences[:200]
+    ) + "".join(
+        f"<li>{html.escape(c.topic)}: {count} live records of config_hash {html.escape(str(h))} "
+        f"not compared (this audit: {html.escape(result.config_hash)})</li>"
+        for c in comparisons
+        for h, count in sorted(c.other_config.items())
     )
     return (
         f"<p>Replayed {result.records_read} input records in {result.seconds:.2f} s "
+        f"with config_hash {html.escape(result.config_hash)} "
         f"({result.records_per_second:,.0f} records/s).</p>"
         "<table><tr><th>topic</th><th>replayed</th><th>live</th><th>matched</th><th>differences</th></tr>"
         f"{rows}</table>"

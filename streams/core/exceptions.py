@@ -2,7 +2,7 @@
 
 from streams.exceptions import StreamsError
 
-__all__ = ["BreakerConfigError", "BreakerInputError", "InvalidDeltaError"]
+__all__ = ["BreakerConfigError", "BreakerInputError", "ConfigFileError", "InvalidDeltaError"]
 
 
 class InvalidDeltaError(StreamsError, ValueError):
@@ -15,3 +15,8 @@ class BreakerConfigError(StreamsError, ValueError):
 
 class BreakerInputError(StreamsError, ValueError):
     """An imbalance record given to the breaker lacks a field or carries a non-finite price."""
+
+
+class ConfigFileError(StreamsError, ValueError):
+    """A configuration document has an unknown key or a bad value; the message starts with its
+    key path (`breaker.imbalance_threshold: ...`)."""
