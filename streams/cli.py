@@ -111,7 +111,8 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = resolve_settings(settings)
     publisher = DeltaPublisher(settings, TopicCodecs.register(settings), args.topic)
-    count = publisher.publish_many(delta for delta, _ in open_source(args.source))
+    deltas = open_source(args.source, args.instruments)
+    count = publisher.publish_many(delta for delta, _ in deltas)
     publisher.flush()
     print(f"published {count} book deltas to {publisher.topic}", file=sys.stderr)
     return 0
@@ -149,8 +150,9 @@ def _compute(args: argparse.Namespace, settings: Settings) -> int:
     from streams.offline import compute_to_files
 
     summary = compute_to_files(
-        args.source, args.output, args.suggestions, pipeline_config(args, settings)
-    )
+        args.source, args.output, args.suggestions, pipeline_config(args, settings),
+        args.instruments,
+    )  # fmt: skip
     print(summary, file=sys.stderr)
     return 0
 
@@ -385,6 +387,14 @@ def _config_argument(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _instruments_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--instruments", default=None, metavar="FILE",
+        help="contract specs (JSON, like streams/connectors/instruments.json): sizes become base "
+        "units; raw inputs use the bundled snapshot too, tardis inputs only this file",
+    )  # fmt: skip
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streams",
@@ -415,12 +425,14 @@ def _parser() -> argparse.ArgumentParser:
     publish = sub.add_parser("publish", help="publish a recording into Kafka as book deltas")
     publish.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
     publish.add_argument("--topic", default=None, help="default: STREAMS_TOPIC_BOOK_DELTAS")
+    _instruments_argument(publish)
 
     compute = sub.add_parser("compute", help="offline: book deltas -> imbalance (+ suggestions)")
     compute.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
     compute.add_argument("--output", required=True, help="imbalance records, JSON lines")
     compute.add_argument("--suggestions", default=None, help="suggestion records, JSON lines")
     _config_argument(compute)
+    _instruments_argument(compute)
 
     connect = sub.add_parser("connect", help="live L2 books from a venue into Kafka")
     connect.add_argument("venue", help="BINANCE, KRAKEN, OKX, ... (see docs/connectors.md)")

@@ -57,13 +57,14 @@ def compute_to_files(
     output: str | Path,
     suggestions: str | Path | None = None,
     config: PipelineConfig | None = None,
+    instruments: str | Path | None = None,
 ) -> ComputeSummary:
     config = config or PipelineConfig()
     pipeline = Pipeline(config.metrics, config.breaker)
     deltas = imbalance = suggestion_count = 0
     sugg_file = Path(suggestions).open("w", encoding="utf-8") if suggestions else nullcontext()  # noqa: SIM115 (entered on the next line)
     with Path(output).open("w", encoding="utf-8") as out, sugg_file as sugg:
-        for result in run_pipeline(_progress(open_source(source)), pipeline):
+        for result in run_pipeline(_progress(open_source(source, instruments)), pipeline):
             deltas += 1
             if result.imbalance is not None:
                 out.write(dump_record(dict(result.imbalance)) + "\n")

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from streams.core.exceptions import BreakerConfigError
+from streams.core.types import KINDS
 
 __all__ = ["DEFAULT_TIER", "DEPTH_BANDS_BPS", "INSTRUMENT_KINDS", "BreakerConfig", "BreakerTier"]
 
@@ -22,7 +23,7 @@ __all__ = ["DEFAULT_TIER", "DEPTH_BANDS_BPS", "INSTRUMENT_KINDS", "BreakerConfig
 DEPTH_BANDS_BPS = (10, 25, 50, 100)
 
 #: Instrument classes a tier can match (the instrument registry's `kind`).
-INSTRUMENT_KINDS = ("spot", "linear", "inverse", "option")
+INSTRUMENT_KINDS = KINDS
 #: Name of the thresholds that apply where no tier matches.
 DEFAULT_TIER = "default"
 

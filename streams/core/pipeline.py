@@ -137,6 +137,13 @@ class Pipeline:
         )  # fmt: skip
         if record is None:
             return PipelineOutput(None, _EMPTY)
+        spec = delta.spec  # what the sizes and notionals are in (streams.core.instruments)
+        if spec is None:
+            record["instrument_kind"] = record["base_currency"] = record["quote_currency"] = None
+        else:
+            record["instrument_kind"] = spec.kind
+            record["base_currency"] = spec.base
+            record["quote_currency"] = spec.quote
         counters.records += 1
         return PipelineOutput(record, self.breaker.on_imbalance(record))
 
