@@ -117,6 +117,7 @@ class _Builder:
         self, venue_symbol: str, fields: dict[str, tuple[Any, str]], symbol: str | None = None
     ) -> None:
         """`fields`: name -> (value, where in the response it is, or how it was derived)."""
+        fields.setdefault("contract_size", (1.0, "(spot: sizes are base units)"))
         try:
             spec = ContractSpec(**{name: value for name, (value, _) in fields.items()})
             name = symbol or self.name(venue_symbol)
