@@ -42,7 +42,9 @@ def _medians(venue: str, path: Path, convert: bool) -> dict[str, tuple[float, fl
             )
     return {
         instrument: (
-            statistics.median(b for b, _ in rows), statistics.median(a for _, a in rows), len(rows)
+            statistics.median(b for b, _ in rows),
+            statistics.median(a for _, a in rows),
+            len(rows),
         )
         for instrument, rows in depths.items()
     }
@@ -51,7 +53,7 @@ def _medians(venue: str, path: Path, convert: bool) -> dict[str, tuple[float, fl
 def main(recordings: Path) -> None:
     registry = bundled_registry()
     print("| instrument | kind | contract | records | bid depth 25 bps | ask depth 25 bps "
-          "| before: price × venue size (bid) |")  # fmt: skip
+          "| before: price x venue size (bid) |")  # fmt: skip
     print("|---|---|---|---:|---:|---:|---:|")
     for venue, name in FEEDS:
         after = _medians(venue, recordings / name, convert=True)
@@ -63,8 +65,9 @@ def main(recordings: Path) -> None:
             bid, ask, records = after[instrument]
             unit = spec.quote if spec.kind == "inverse" else spec.base
             contract = "base units" if spec.identity else f"{spec.contract_size:g} {unit}"
-            print(f"| {instrument} | {spec.kind} | {contract} | {records} | {bid:,.0f} {spec.quote} "
-                  f"| {ask:,.0f} {spec.quote} | {before[instrument][0]:,.0f} |")  # fmt: skip
+            quote = spec.quote
+            print(f"| {instrument} | {spec.kind} | {contract} | {records} | {bid:,.0f} {quote} "
+                  f"| {ask:,.0f} {quote} | {before[instrument][0]:,.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
