@@ -153,6 +153,10 @@ def _coerce(path: str, value: Any, hint: Any) -> Any:  # noqa: C901 (one branch 
     arguments = typing.get_args(hint)
     if hint is Any:
         return value
+    if origin is typing.Literal:
+        if value in arguments:
+            return value
+        raise ConfigFileError(f"{path}: expected one of {list(arguments)}, got {value!r}")
     if origin in (typing.Union, types.UnionType):
         # TOML has no null: an optional key is either absent (its default) or a value
         return _coerce(path, value, next(a for a in arguments if a is not type(None)))
