@@ -4,7 +4,7 @@ Every venue publishes its contract specs (kind, contract size or multiplier, cur
 public REST endpoint. `parse_instruments` turns one response into registry entries, each value
 with the field it came from; live connectors fetch the endpoints when they start
 (`fetch_registry`) and fall back to the bundled snapshot (`instruments.json` beside this module,
-built from the recordings' NAME.0 metadata by `python -m streams.connectors.instruments`). The
+built from the recordings' NAME.0 metadata by `python -m streams.connectors.snapshot`). The
 rule per kind: docs/metrics.md, "Contract specs". One module for all venues, so venue parsers
 stay about books.
 """
@@ -15,7 +15,6 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -351,43 +350,6 @@ def load_registry(path: str | Path | None) -> InstrumentRegistry:
     return registry if path is None else registry.merged(registry_of(load_entries(Path(path))))
 
 
-def _build_snapshot(recordings: Path) -> dict[str, Any]:
-    """Entries of every instrument whose book the recordings hold, from their NAME.0 metadata."""
-    from streams.sources.raw import read_raw
-    from streams.sources.recording import HTTP, read_recording
-
-    books = {
-        "BINANCE": "BINANCE.ws.1.0", "BINANCE_US": "BINANCE_US.ws.1.0",
-        "BINANCE_FUTURES": "BINANCE_FUTURES.ws.1.0", "BINANCE_DELIVERY": "BINANCE_DELIVERY.ws.1.0",
-        "BYBIT": "BYBIT.jsonl.zst", "COINBASE": "COINBASE.jsonl.zst", "DERIBIT": "DERIBIT.ws.1.0",
-        "KRAKEN": "KRAKEN.ws.50.0", "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0", "OKX": "OKX.ws.1.0",
-        "OKCOIN": "OKCOIN.ws.1.0",
-    }  # fmt: skip
-    metadata = {venue: [f"{venue}.0"] for venue in books}
-    metadata["BYBIT"] = ["BYBIT.jsonl.zst"]
-    metadata["COINBASE"] = ["COINBASE.jsonl.zst", "COINBASE.0"]
-    chosen: dict[str, InstrumentEntry] = {}
-    recorded: dict[str, str] = {}
-    for venue, book in books.items():
-        wanted = {delta.instrument for delta, _ in read_raw(venue, recordings / book)}
-        for name in metadata[venue]:
-            for event in read_recording(recordings / name):
-                if event.kind != HTTP:
-                    continue
-                when = datetime.fromtimestamp(event.time_us / 1e6, UTC).strftime("%Y-%m-%dT%H:%MZ")
-                for entry in parse_instruments(venue, event.address, event.data):
-                    if entry.instrument in wanted and entry.instrument not in chosen:
-                        chosen[entry.instrument] = entry
-                        recorded[venue] = f"{name}, recorded {when}"
-    return {
-        "doc": "Contract specs of the instruments whose books the bundled recordings hold, read "
-        "from each venue's public instrument endpoint as recorded in NAME.0 (sources name the "
-        "response field of every value). Rebuild: python -m streams.connectors.instruments DIR.",
-        "recorded": dict(sorted(recorded.items())),
-        "instruments": [chosen[key].as_dict() for key in sorted(chosen)],
-    }
-
-
 async def fetch_registry(
     venue: str, get: Callable[[str], Any], rewrite: Callable[[str], str] = lambda url: url
 ) -> InstrumentRegistry:
@@ -402,12 +364,3 @@ async def fetch_registry(
             log.warning("%s: instrument endpoint %s failed (%s); using the bundled snapshot",
                         venue, url, error)  # fmt: skip
     return registry
-
-
-if __name__ == "__main__":
-    import sys
-
-    source = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/exchange-recordings")
-    document = _build_snapshot(source)
-    BUNDLED.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{BUNDLED}: {len(document['instruments'])} instruments", file=sys.stderr)

@@ -17,11 +17,11 @@ import pytest
 from streams.connectors.instruments import (
     BUNDLED,
     ENDPOINTS,
-    _build_snapshot,
     fetch_registry,
     load_entries,
     parse_instruments,
 )
+from streams.connectors.snapshot import build_snapshot
 from streams.core.types import ContractSpec
 from streams.sources.raw import read_raw
 from streams.sources.recording import HTTP, read_recording
@@ -68,9 +68,9 @@ def test_recorded_endpoints_give_the_published_contract_specs() -> None:
 def test_the_bundled_snapshot_is_what_the_recordings_say() -> None:
     if not RECORDINGS.exists():
         pytest.skip("recordings not available")
-    rebuilt = _build_snapshot(RECORDINGS)
+    rebuilt = build_snapshot(RECORDINGS)
     assert rebuilt == json.loads(BUNDLED.read_text(encoding="utf-8")), (
-        "rebuild with python -m streams.connectors.instruments"
+        "rebuild with python -m streams.connectors.snapshot"
     )
     ids = {entry.instrument for entry in load_entries(BUNDLED)}
     for venue, name in (("DERIBIT", "DERIBIT.ws.1.0"), ("OKX", "OKX.ws.1.0")):
