@@ -25,19 +25,43 @@ from streams.arguments import (
     positive_int,
     url,
 )
-from streams.config import ENVIRONMENT, TOOLING_ENVIRONMENT, Settings
+from streams.config import ENVIRONMENT, TOOLING_ENVIRONMENT, Settings, load_pipeline_config
 from streams.exceptions import StreamsError
 from streams.operations import HealthServer, logging_config, redact_in_logs
 
 if TYPE_CHECKING:
     from streams.audit.replay import ReplayRequest
     from streams.connectors.session import Connector
+    from streams.core.pipeline_config import PipelineConfig
     from streams.sinks.runner import SinkRunner
 
 __all__ = ["COMMANDS", "main"]
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 SINK_STALL_S = 120.0  # a sink loop that has not polled for this long fails its liveness probe
+
+
+def _config_path(args: argparse.Namespace, settings: Settings) -> str | None:
+    """--config, else STREAMS_CONFIG, else None (the built-in defaults)."""
+    path = getattr(args, "config", None) or settings.config_path
+    return str(path) if path else None
+
+
+def pipeline_config(args: argparse.Namespace, settings: Settings) -> PipelineConfig:
+    return load_pipeline_config(_config_path(args, settings))
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.config import render_pipeline_config
+
+    path = args.path or _config_path(args, settings)
+    config = load_pipeline_config(path)
+    if args.action == "check":
+        print(f"{path or 'defaults'}: ok, config_hash {config.config_hash()}")
+    else:
+        source = f"defaults + {path}" if path else "defaults"
+        print(render_pipeline_config(config, source), end="")
+    return 0
 
 
 def _health_server(host: str, port: int) -> HealthServer | None:
@@ -100,7 +124,8 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = resolve_settings(settings)
     publisher = DeltaPublisher(settings, TopicCodecs.register(settings), args.topic)
-    count = publisher.publish_many(delta for delta, _ in open_source(args.source))
+    deltas = open_source(args.source, args.instruments)
+    count = publisher.publish_many(delta for delta, _ in deltas)
     publisher.flush()
     print(f"published {count} book deltas to {publisher.topic}", file=sys.stderr)
     return 0
@@ -138,7 +163,10 @@ def _connect(args: argparse.Namespace, settings: Settings) -> int:
 def _compute(args: argparse.Namespace, settings: Settings) -> int:
     from streams.offline import compute_to_files
 
-    summary = compute_to_files(args.source, args.output, args.suggestions)
+    summary = compute_to_files(
+        args.source, args.output, args.suggestions, pipeline_config(args, settings),
+        args.instruments,
+    )  # fmt: skip
     print(summary, file=sys.stderr)
     return 0
 
@@ -155,6 +183,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.core.pipeline import Pipeline
     from streams.transport import create_topics, partition_count, topic_specs
 
+    core_config = pipeline_config(args, settings)  # a bad file fails before any connection
     config = WorkerConfig(
         app_id=args.app_id,
         partitions=args.partitions,
@@ -169,7 +198,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     settings = resolve_settings(settings)
     create_topics(settings, topic_specs(settings.topics, partitions=args.partitions))
     config = replace(config, partitions=partition_count(settings, settings.topics.book_deltas))
-    app = build_app(settings, config, Pipeline())
+    app = build_app(settings, config, Pipeline(core_config.metrics, core_config.breaker))
     level = "INFO" if not args.verbose else "DEBUG"
     Worker(
         app, loglevel=level, quiet=True, logging_config=logging_config(settings.log_format, level)
@@ -229,8 +258,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from streams.offline import atomic_text_file, dump_record
 
     request = _replay_request(args)  # a bad time fails before anything connects
+    core_config = pipeline_config(args, settings)
     settings = resolve_settings(settings)
-    result = replay(settings, request, progress=_progress_bar())
+    result = replay(settings, request, core_config, progress=_progress_bar())
     if args.to_topics:
         from streams.codec import TopicCodecs
         from streams.transport import KafkaOutputSink
@@ -265,11 +295,14 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     from streams.audit.audit import run_audit
 
     request = _replay_request(args)
+    core_config = pipeline_config(args, settings)
     settings = resolve_settings(settings)
     outcome = run_audit(
-        settings, request,
+        settings, request, core_config,
         report_dir=Path(args.report) if args.report else None, progress=_progress_bar(),
     )  # fmt: skip
+    if outcome.config_mismatch():
+        raise StreamsError(outcome.config_mismatch())
     for comparison in (outcome.imbalance, outcome.suggestions):
         print(
             f"{comparison.topic}: replayed {comparison.replayed}, live {comparison.live}, "
@@ -277,6 +310,9 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         )
         for difference in comparison.differences:
             print(f"  {difference.describe()}")
+        for other, count in sorted(comparison.other_config.items()):
+            print(f"  {count} live records of config_hash {other} not compared "
+                  f"(this audit: {outcome.config_hash})")  # fmt: skip
     replayed = outcome.replay
     print(f"replay: {replayed.records_read} records in {replayed.seconds:.2f} s "
           f"({replayed.records_per_second:,.0f}/s)")  # fmt: skip
@@ -341,7 +377,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     from streams.run import RunConfig, run_all
 
-    summary = run_all(settings, RunConfig(output=Path(args.output), partitions=args.partitions))
+    path = _config_path(args, settings)
+    load_pipeline_config(path)  # a bad file fails here, not in a child process
+    summary = run_all(
+        settings,
+        RunConfig(output=Path(args.output), partitions=args.partitions,
+                  config_path=Path(path).resolve() if path else None),
+    )  # fmt: skip
     print(summary.table())
     print(f"\n{summary.deltas} book deltas; Parquet dataset: {summary.parquet}")
     print(f"audit: {summary.audit_differences} differences; report: {summary.report}")
@@ -362,6 +404,7 @@ COMMANDS: dict[str, Handler] = {
     "sink": _sink,
     "simulate": _simulate,
     "dashboard": _dashboard,
+    "config": _config,
 }
 
 
@@ -370,6 +413,21 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", default=None, metavar="PATH",
+        help="TOML file of metrics, breaker and tiers (default: STREAMS_CONFIG, else built-ins)",
+    )  # fmt: skip
+
+
+def _instruments_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--instruments", default=None, metavar="FILE",
+        help="contract specs (JSON, like streams/connectors/instruments.json): sizes become base "
+        "units; raw inputs use the bundled snapshot too, tardis inputs only this file",
+    )  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -396,6 +454,7 @@ def _parser() -> argparse.ArgumentParser:
         run = sub.add_parser(name, help=text)
         run.add_argument("--output", default="streams-output", help="Parquet, logs, report")
         run.add_argument("--partitions", type=positive_int, default=4)
+        _config_argument(run)
 
     topics = sub.add_parser("topics", help="create the product's topics (idempotent)")
     topics.add_argument("action", choices=["create"])
@@ -405,11 +464,14 @@ def _parser() -> argparse.ArgumentParser:
     publish = sub.add_parser("publish", help="publish a recording into Kafka as book deltas")
     publish.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
     publish.add_argument("--topic", default=None, help="default: STREAMS_TOPIC_BOOK_DELTAS")
+    _instruments_argument(publish)
 
     compute = sub.add_parser("compute", help="offline: book deltas -> imbalance (+ suggestions)")
     compute.add_argument("--source", required=True, help="tardis:PATH or raw:VENUE:PATH")
     compute.add_argument("--output", required=True, help="imbalance records, JSON lines")
     compute.add_argument("--suggestions", default=None, help="suggestion records, JSON lines")
+    _config_argument(compute)
+    _instruments_argument(compute)
 
     connect = sub.add_parser("connect", help="live L2 books from a venue into Kafka")
     connect.add_argument("venue", help="BINANCE, KRAKEN, OKX, ... (see docs/connectors.md)")
@@ -451,6 +513,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--processing-guarantee", choices=["at_least_once", "exactly_once"], default="at_least_once"
     )
+    _config_argument(worker)
 
     for name, text in (
         ("replay", "recompute outputs for a time range (never writes the live topics)"),
@@ -460,6 +523,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--from", dest="start", required=True, help="ISO-8601 or epoch")
         command.add_argument("--to", dest="end", required=True, help="ISO-8601 or epoch")
         command.add_argument("--instrument", action="append", help="EXCHANGE:SYMBOL (repeatable)")
+        _config_argument(command)
         if name == "replay":
             target = command.add_mutually_exclusive_group()
             target.add_argument(
@@ -468,6 +532,10 @@ def _parser() -> argparse.ArgumentParser:
             target.add_argument("--to-topics", action="store_true", help="write replay.* topics")
         else:
             command.add_argument("--report", default=None, help="directory for the HTML report")
+    config = sub.add_parser("config", help="print or validate the metrics/breaker configuration")
+    config.add_argument("action", choices=["show", "check"], help="show: effective TOML + hash")
+    config.add_argument("path", nargs="?", default=None, help="file (default: --config)")
+    _config_argument(config)
     sink = sub.add_parser("sink", help="persist imbalance and suggestions (Parquet, PostgreSQL)")
     sink.add_argument("target", choices=["parquet", "postgres"])
     sink.add_argument("--path", help="parquet: root directory of the dataset")

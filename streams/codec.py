@@ -26,7 +26,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro.read import SchemaResolutionError
 
 from streams.config import Settings, Topics
-from streams.core.types import BookDelta
+from streams.core.types import BookDelta, ContractSpec
 from streams.exceptions import StreamsError
 
 __all__ = [
@@ -160,7 +160,50 @@ def delta_to_record(delta: BookDelta) -> dict[str, Any]:
         "ask_prices": delta.ask_prices,
         "ask_sizes": delta.ask_sizes,
         "checksum": delta.checksum,
+        **_spec_fields(delta.spec),
     }
+
+
+_NO_SPEC = {
+    "instrument_kind": None, "base_currency": None, "quote_currency": None,
+    "settlement_currency": None, "contract_size": None, "tick_size": None,
+}  # fmt: skip
+
+
+def _spec_fields(spec: ContractSpec | None) -> dict[str, Any]:
+    if spec is None:
+        return _NO_SPEC
+    return {
+        "instrument_kind": spec.kind, "base_currency": spec.base, "quote_currency": spec.quote,
+        "settlement_currency": spec.settlement, "contract_size": spec.contract_size,
+        "tick_size": spec.tick_size,
+    }  # fmt: skip
+
+
+_SPECS: dict[tuple[Any, ...], ContractSpec] = {}
+
+
+def _spec_from_record(record: dict[str, Any]) -> ContractSpec | None:
+    """The spec a record carries, one shared object per distinct spec (not one per record)."""
+    kind = record.get("instrument_kind")
+    if kind is None:
+        return None
+    key = (
+        kind, record.get("base_currency"), record.get("quote_currency"),
+        record.get("settlement_currency"), record.get("contract_size"), record.get("tick_size"),
+    )  # fmt: skip
+    spec = _SPECS.get(key)
+    if spec is None:
+        try:
+            spec = ContractSpec(
+                kind=kind, base=key[1] or "", quote=key[2] or "", settlement=key[3] or "",
+                contract_size=1.0 if key[4] is None else key[4], tick_size=key[5],
+            )  # fmt: skip
+        except ValueError as error:
+            raise CodecError(f"book delta record has a bad contract spec: {error}") from error
+        if len(_SPECS) < 100_000:  # made-up specs must not grow memory without bound
+            _SPECS[key] = spec
+    return spec
 
 
 def delta_from_record(record: dict[str, Any]) -> BookDelta:
@@ -178,6 +221,7 @@ def delta_from_record(record: dict[str, Any]) -> BookDelta:
         sequence=record["sequence"],
         prev_sequence=record["prev_sequence"],
         checksum=record["checksum"],
+        spec=_spec_from_record(record),
     )
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from streams.core.exceptions import ConfigFileError
+from streams.core.pipeline_config import PipelineConfig
 from streams.exceptions import StreamsError
 
 __all__ = [
@@ -21,6 +24,8 @@ __all__ = [
     "Secret",
     "Settings",
     "Topics",
+    "load_pipeline_config",
+    "render_pipeline_config",
 ]
 
 ENVIRONMENT: dict[str, str] = {
@@ -42,6 +47,8 @@ ENVIRONMENT: dict[str, str] = {
     "STREAMS_KAFKA_VERSION": "3.9.1 (the org.apache.kafka:kafka_2.13 version Maven fetches)",
     "STREAMS_LOG_FORMAT": "text (or json: one JSON object per line, for log shippers)",
     "STREAMS_CONNECT_TIMEOUT_S": "10 (seconds a command waits for Kafka or the schema registry)",
+    "STREAMS_CONFIG": "unset: built-in defaults (TOML file of metrics, breaker and tiers; "
+    "--config overrides it; example: deploy/streams.toml)",
 }
 
 # Read by the build, the tests or the benchmarks, never by a command: exporting one is harmless,
@@ -154,6 +161,7 @@ class Settings:
     kafka_version: str = "3.9.1"
     log_format: str = "text"
     connect_timeout_s: float = 10.0
+    config_path: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.schema_registry_url.startswith(_REGISTRY_SCHEMES):
@@ -204,6 +212,7 @@ class Settings:
             dead_letter=text("STREAMS_TOPIC_DEAD_LETTER") or defaults.dead_letter,
         )
         home = text("STREAMS_HOME")
+        config_path = text("STREAMS_CONFIG")
         return cls(
             bootstrap_servers=text("KAFKA_BOOTSTRAP_SERVERS"),
             schema_registry_url=text("SCHEMA_REGISTRY_URL") or "mock://streams",
@@ -222,6 +231,7 @@ class Settings:
             connect_timeout_s=_seconds(
                 "STREAMS_CONNECT_TIMEOUT_S", text("STREAMS_CONNECT_TIMEOUT_S")
             ),
+            config_path=Path(config_path).expanduser() if config_path else None,
         )
 
     def secret_values(self) -> tuple[str, ...]:
@@ -270,3 +280,32 @@ class Settings:
         if self.schema_registry_basic_auth:
             config["basic.auth.user.info"] = self.schema_registry_basic_auth.reveal()
         return config
+
+
+def load_pipeline_config(path: Path | str | None) -> PipelineConfig:
+    """Read a TOML configuration file (None: the defaults); any mistake is a ConfigurationError
+    of one line: the file, the key path and what is wrong with it."""
+    if path is None:
+        return PipelineConfig()
+    try:
+        with Path(path).open("rb") as file:
+            document = tomllib.load(file)
+    except OSError as error:
+        raise ConfigurationError(f"{path}: cannot read: {error.strerror or error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"{path}: not valid TOML: {error}") from error
+    try:
+        return PipelineConfig.from_document(document)
+    except ConfigFileError as error:
+        raise ConfigurationError(f"{path}: {error}") from error
+
+
+def render_pipeline_config(config: PipelineConfig, source: str) -> str:
+    """The effective configuration as a TOML file that loads back to the same hash."""
+    import tomli_w
+
+    header = f"# effective configuration ({source})\n# config_hash = {config.config_hash()}\n"
+    document = config.document()
+    if not document["tiers"]:
+        del document["tiers"]
+    return header + tomli_w.dumps(document)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from streams.core.pipeline import Pipeline, PipelineOutput
+from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import BookDelta, SourcePosition
 from streams.exceptions import StreamsError
 from streams.sources.spec import open_source
@@ -88,14 +89,20 @@ def atomic_text_file(path: str | Path) -> Iterator[IO[str]]:
 
 
 def compute_to_files(
-    source: str, output: str | Path, suggestions: str | Path | None = None
+    source: str,
+    output: str | Path,
+    suggestions: str | Path | None = None,
+    config: PipelineConfig | None = None,
+    instruments: str | Path | None = None,
 ) -> ComputeSummary:
     """Run a source through the pipeline into JSON-lines files, written only if the run succeeds."""
+    config = config or PipelineConfig()
+    pipeline = Pipeline(config.metrics, config.breaker)
     deltas = imbalance = suggestion_count = 0
     with ExitStack() as files:
         out = files.enter_context(atomic_text_file(output))
         sugg = files.enter_context(atomic_text_file(suggestions)) if suggestions else None
-        for result in run_pipeline(_progress(open_source(source))):
+        for result in run_pipeline(_progress(open_source(source, instruments)), pipeline):
             deltas += 1
             if result.imbalance is not None:
                 out.write(dump_record(dict(result.imbalance)) + "\n")

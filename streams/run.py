@@ -59,6 +59,7 @@ class RunConfig:
     # A simulated stress episode (exchange "sim") published beside the real feeds, so the run shows
     # the breaker at work: the bundled recordings are ~30 s long, shorter than the breaker warm-up.
     stress_scenario: str | None = "flash_crash"
+    config_path: Path | None = None  # TOML of metrics, breaker and tiers (None: defaults)
 
 
 @dataclass(slots=True)
@@ -200,6 +201,7 @@ def run_all(settings: Settings, config: RunConfig) -> RunSummary:
         worker = children.start(
             "worker", *cli, "worker", "--app-id", app_id, "--web-port", str(free_port()),
             "--partitions", str(config.partitions),
+            *(("--config", str(config.config_path)) if config.config_path else ()),
         )  # fmt: skip
         sink = children.start(
             "sink", *cli, "sink", "parquet", "--path", str(output / "parquet"),
@@ -248,7 +250,7 @@ def run_all(settings: Settings, config: RunConfig) -> RunSummary:
         children.stop(worker)
         children.stop(sink)
         instruments = _summarise(output / "parquet")
-        report, differences = _audit(settings, output / "report")
+        report, differences = _audit(settings, output / "report", config.config_path)
     return RunSummary(deltas, instruments, output / "parquet", report, differences)
 
 
@@ -319,10 +321,19 @@ def _summarise(parquet: Path) -> dict[str, InstrumentSummary]:
     return summaries
 
 
-def _audit(settings: Settings, report_dir: Path) -> tuple[Path | None, int]:
+def _audit(
+    settings: Settings, report_dir: Path, config_path: Path | None
+) -> tuple[Path | None, int]:
     from streams.audit.audit import run_audit
     from streams.audit.replay import ReplayRequest
+    from streams.config import load_pipeline_config
 
-    outcome = run_audit(settings, ReplayRequest(start_us=0, end_us=2**62), report_dir=report_dir)
-    differences = len(outcome.imbalance.differences) + len(outcome.suggestions.differences)
+    outcome = run_audit(
+        settings, ReplayRequest(start_us=0, end_us=2**62), load_pipeline_config(config_path),
+        report_dir=report_dir,
+    )  # fmt: skip
+    differences = sum(
+        len(c.differences) + sum(c.other_config.values())
+        for c in (outcome.imbalance, outcome.suggestions)
+    )
     return outcome.report, differences

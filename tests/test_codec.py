@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.codec import SCHEMA_FILES, CodecError, TopicCodecs, delta_to_record, load_schema
@@ -107,6 +107,7 @@ def test_we_read_what_the_confluent_serializer_writes() -> None:
 
 
 @given(st.lists(st.decimals(min_value="0.00000001", max_value="1e9", places=8), max_size=50))
+@settings(deadline=None)  # each example registers the schemas: no time limit on a loaded machine
 def test_prices_parsed_from_venue_text_round_trip_exactly(prices: list[object]) -> None:
     codecs = _codecs()
     parsed = tuple(float(str(price)) for price in prices)

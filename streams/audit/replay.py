@@ -21,6 +21,7 @@ from streams.codec import CodecError, TopicCodecs
 from streams.config import Settings
 from streams.core.exceptions import InvalidDeltaError
 from streams.core.pipeline import Pipeline
+from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import SourcePosition
 from streams.exceptions import StreamsError
 from streams.transport import make_consumer
@@ -50,6 +51,7 @@ class ReplayResult:
 
     imbalance: list[dict[str, Any]] = field(default_factory=list)
     suggestions: list[dict[str, Any]] = field(default_factory=list)
+    config_hash: str = ""  # of the configuration the replay ran with
     records_read: int = 0
     records_applied: int = 0
     rejected: int = 0
@@ -79,14 +81,16 @@ def _partition_bounds(settings: Settings, topic: str) -> dict[int, tuple[int, in
 def replay(
     settings: Settings,
     request: ReplayRequest,
+    config: PipelineConfig | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Replay every partition of the input topic up to the end it had when called."""
     topic = settings.topics.book_deltas
     codecs = TopicCodecs.register(settings)
-    pipeline = Pipeline()
-    result = ReplayResult()
+    config = config or PipelineConfig()
+    pipeline = Pipeline(config.metrics, config.breaker)
+    result = ReplayResult(config_hash=pipeline.config_hash)
     started = time.perf_counter()
     bounds = _partition_bounds(settings, topic)
     total = sum(high - low for low, high in bounds.values())

@@ -167,9 +167,15 @@ def _comparison(comparisons: Sequence[TopicComparison], result: ReplayResult) ->
     )
     listed = "".join(
         f"<li>{html.escape(d.describe())}</li>" for c in comparisons for d in c.differences[:200]
+    ) + "".join(
+        f"<li>{html.escape(c.topic)}: {count} live records of config_hash {html.escape(str(h))} "
+        f"not compared (this audit: {html.escape(result.config_hash)})</li>"
+        for c in comparisons
+        for h, count in sorted(c.other_config.items())
     )
     return (
         f"<p>Replayed {result.records_read:,} input records in {result.seconds:.2f} s "
+        f"with config_hash {html.escape(result.config_hash)} "
         f"({result.records_per_second:,.0f} records/s).</p>"
         "<table><tr><th>topic</th><th>replayed</th><th>live</th><th>matched</th>"
         f"<th>differences</th></tr>{rows}</table>"

@@ -28,6 +28,7 @@ from prometheus_client import Counter
 from streams.config import Settings
 from streams.connectors.base import MAX_FRAME_BYTES, SnapshotSource, VenueParser
 from streams.connectors.exceptions import ConnectorError, ParseError
+from streams.connectors.instruments import bundled_registry
 from streams.connectors.synchronizer import BookSynchronizer, SyncOutput
 from streams.connectors.venues import get_venue
 from streams.core.types import BookDelta
@@ -52,6 +53,7 @@ STALE = Counter("streams_connector_stale_connections", "Connections closed as si
 PARSE_ERRORS = Counter("streams_connector_parse_errors", "Frames that did not parse", ["venue"])
 PUBLISHED = Counter("streams_connector_deltas", "Book deltas handed to the producer", ["venue"])
 
+INSTRUMENTS_TIMEOUT_S = 10.0  # per instrument endpoint at start; the snapshot covers a failure
 SUBSCRIBE_SPACING_S = 0.25  # Binance allows 5 requests/s per connection; others are looser
 
 
@@ -333,6 +335,7 @@ class Connector:
         self.rejects = rejects
         self.rng = rng or random.Random()
         self.counters = ConnectorCounters()
+        self.instruments = bundled_registry()  # replaced by the live endpoint's in `run`
         self._stop = asyncio.Event()
         probe = get_venue(config.venue)
         self.venue = probe.capabilities.exchange
@@ -352,11 +355,26 @@ class Connector:
         return all(connection.synced for connection in self.connections)
 
     def publish(self, delta: BookDelta) -> None:
+        # Sizes in base units from here on (checksums were verified on the venue's units).
+        delta = self.instruments.convert(delta)
         self.sink.publish(delta)  # raises DeliveryError on an earlier failed delivery
         self.counters.published += 1
         PUBLISHED.labels(self.venue).inc()
         if delta.is_snapshot:
             self.counters.snapshots_published += 1
+
+    async def _load_instruments(self, http: aiohttp.ClientSession) -> None:
+        """The venue's contract specs from its instrument endpoint (bundled snapshot on failure)."""
+        from streams.connectors.instruments import fetch_registry
+
+        async def get(url: str) -> bytes:
+            timeout = aiohttp.ClientTimeout(total=INSTRUMENTS_TIMEOUT_S)
+            async with http.get(url, timeout=timeout) as response:
+                if response.status != 200:
+                    raise SnapshotError(f"HTTP {response.status}")
+                return await response.read()
+
+        self.instruments = await fetch_registry(self.venue, get, self.connections[0]._rest_url)
 
     def stop(self) -> None:
         """Ask `run` to end (signal handlers call this); it then flushes and returns."""
@@ -366,6 +384,7 @@ class Connector:
         """Run every connection until `stop` or a delivery error, then flush both producers."""
         try:
             async with aiohttp.ClientSession() as http:
+                await self._load_instruments(http)
                 await self._run_connections(http)
         finally:
             self.sink.flush()

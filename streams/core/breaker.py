@@ -43,17 +43,38 @@ def _micros(seconds: float) -> int:
     return round(seconds * _MICROS)
 
 
+class _Tier:
+    """The rules and timers of one named tier of thresholds (`BreakerConfig.tiers`)."""
+
+    __slots__ = ("band", "calm_us", "config", "cooldown_us", "halt_us", "name", "rules")
+
+    def __init__(self, name: str, config: BreakerConfig) -> None:
+        self.name = name
+        self.config = config
+        self.rules = make_rules(config)
+        band = self.rules[RULES.index(BandRule.name)]
+        assert isinstance(band, BandRule)
+        self.band = band
+        self.calm_us = _micros(config.calm_s)
+        self.halt_us = _micros(config.halt_duration_s)
+        self.cooldown_us = _micros(config.cooldown_s)
+
+
 class _Instrument:
-    """Mutable per-instrument state: one state per rule, and the state machine."""
+    """Mutable per-instrument state: its tier, one state per rule, and the state machine."""
 
     __slots__ = (
-        "calm_peak", "calm_since", "exchange", "levels", "rules", "state", "state_since",
-        "symbol", "until",
+        "calm_peak", "calm_since", "exchange", "kind", "levels", "rules", "state",
+        "state_since", "symbol", "tier", "until",
     )  # fmt: skip
 
-    def __init__(self, exchange: str, symbol: str, rules: list[RuleState]) -> None:
+    def __init__(
+        self, exchange: str, symbol: str, kind: str | None, tier: _Tier, rules: list[RuleState]
+    ) -> None:
         self.exchange = exchange
         self.symbol = symbol
+        self.kind = kind
+        self.tier = tier
         self.rules = rules
         self.levels = [NORMAL] * len(rules)
         self.state = NORMAL
@@ -69,16 +90,10 @@ class BreakerEngine:
     def __init__(self, config: BreakerConfig | None = None) -> None:
         self.config = config = config or BreakerConfig()
         self.config_hash = config.config_hash()
-        self._rules = make_rules(config)
+        self._tiers: dict[str, _Tier] = {}
         self._band = RULES.index(BandRule.name)
-        band = self._rules[self._band]
-        assert isinstance(band, BandRule)
-        self._band_rule = band
         self._cost = RULES.index(CostRule.name)
         self._states: dict[str, _Instrument] = {}
-        self._calm_us = _micros(config.calm_s)
-        self._halt_us = _micros(config.halt_duration_s)
-        self._cooldown_us = _micros(config.cooldown_s)
 
     # ------------------------------------------------------------------ public API
 
@@ -90,14 +105,15 @@ class BreakerEngine:
             instrument = f"{exchange}:{symbol}"
             st = self._states.get(instrument)
             if st is None:
-                st = self._states[instrument] = self._new(instrument, exchange, symbol)
+                kind = record.get("instrument_kind")
+                st = self._states[instrument] = self._new(instrument, exchange, symbol, kind)
             t = record["event_time"]
             mid = record["mid"]
             if not mid > 0.0 or mid == math.inf:
                 raise BreakerInputError(f"{instrument}: mid {mid!r} at {t} is not a price > 0")
             levels = st.levels
             level = NORMAL
-            for index, rule in enumerate(self._rules):
+            for index, rule in enumerate(st.tier.rules):
                 levels[index] = found = rule.evaluate(st.rules[index], record, t)
                 if found > level:
                     level = found
@@ -121,6 +137,8 @@ class BreakerEngine:
             "config_hash": self.config_hash,
             "exchange": st.exchange,
             "symbol": st.symbol,
+            "kind": st.kind,
+            "tier": st.tier.name,
             "state": STATES[st.state],
             "state_since": st.state_since,
             "until": st.until,
@@ -129,7 +147,7 @@ class BreakerEngine:
             "levels": list(st.levels),
             "rules": {
                 rule.name: state.to_state()
-                for rule, state in zip(self._rules, st.rules, strict=True)
+                for rule, state in zip(st.tier.rules, st.rules, strict=True)
             },
         }
 
@@ -139,7 +157,7 @@ class BreakerEngine:
             self._states.pop(instrument, None)
             return
         try:
-            st = self._new(instrument, state["exchange"], state["symbol"])
+            st = self._new(instrument, state["exchange"], state["symbol"], state.get("kind"))
             st.state = STATES.index(state["state"])
             st.state_since = int(state["state_since"])
             st.until = int(state["until"])
@@ -149,7 +167,7 @@ class BreakerEngine:
             if state["config_hash"] == self.config_hash:
                 st.levels = [int(level) for level in state["levels"]]
                 saved = state["rules"]
-                for rule, rule_state in zip(self._rules, st.rules, strict=True):
+                for rule, rule_state in zip(st.tier.rules, st.rules, strict=True):
                     rule.restore(rule_state, saved[rule.name])
         except (KeyError, ValueError, TypeError) as exc:
             raise BreakerInputError(
@@ -166,7 +184,7 @@ class BreakerEngine:
         and what is normal for the instrument (a feed gap does not change its market)."""
         st = self._states.get(instrument)
         if st is not None:
-            for rule, state in zip(self._rules, st.rules, strict=True):
+            for rule, state in zip(st.tier.rules, st.rules, strict=True):
                 rule.clear(state)
 
     def state_of(self, instrument: str) -> str:
@@ -174,8 +192,18 @@ class BreakerEngine:
         st = self._states.get(instrument)
         return STATES[st.state] if st is not None else "NORMAL"
 
-    def _new(self, instrument: str, exchange: str, symbol: str) -> _Instrument:
-        return _Instrument(exchange, symbol, [rule.new_state(instrument) for rule in self._rules])
+    def tier_of(self, instrument: str) -> str:
+        """Return the name of the tier whose thresholds apply to a known instrument."""
+        st = self._states.get(instrument)
+        return st.tier.name if st is not None else self.config.for_instrument(instrument)[0]
+
+    def _new(self, instrument: str, exchange: str, symbol: str, kind: str | None) -> _Instrument:
+        name, config = self.config.for_instrument(instrument, kind)
+        tier = self._tiers.get(name)
+        if tier is None:
+            tier = self._tiers[name] = _Tier(name, config)
+        states = [rule.new_state(instrument) for rule in tier.rules]
+        return _Instrument(exchange, symbol, kind, tier, states)
 
     # ------------------------------------------------------------------ state machine
 
@@ -186,7 +214,7 @@ class BreakerEngine:
         if state == HALT:
             if t < st.until:
                 return []
-            self._band_rule.reopen(st.rules[self._band])
+            st.tier.band.reopen(st.rules[self._band])
             return [self._enter(st, record, t, COOLDOWN, "RESUME", 0)]
         if state == COOLDOWN:
             if level >= THROTTLE:
@@ -210,7 +238,7 @@ class BreakerEngine:
             return []
         if level > st.calm_peak:
             st.calm_peak = level
-        if t - st.calm_since < self._calm_us:
+        if t - st.calm_since < st.tier.calm_us:
             return []
         target = st.calm_peak
         return [self._enter(st, record, t, target, "WATCH" if target else "RESUME", 0)]
@@ -219,12 +247,12 @@ class BreakerEngine:
         self, st: _Instrument, record: Mapping[str, Any], t: int, level: int
     ) -> dict[str, Any]:
         if level == HALT:
-            st.until = t + self._halt_us
+            st.until = t + st.tier.halt_us
             return self._enter(st, record, t, HALT, "HALT", 0)
         if level == THROTTLE:
             flow = any(
                 level >= THROTTLE and rule.flow
-                for rule, level in zip(self._rules, st.levels, strict=True)
+                for rule, level in zip(st.tier.rules, st.levels, strict=True)
             )
             return self._enter(st, record, t, THROTTLE, "THROTTLE" if flow else "WIDEN_BANDS", 0)
         return self._enter(st, record, t, WATCH, "WATCH", 0)
@@ -239,10 +267,10 @@ class BreakerEngine:
         st.calm_peak = 0
         duration: float | None = None
         if state == HALT:
-            duration = self.config.halt_duration_s
+            duration = st.tier.config.halt_duration_s
         elif state == COOLDOWN:
-            st.until = t + self._cooldown_us
-            duration = self.config.cooldown_s
+            st.until = t + st.tier.cooldown_us
+            duration = st.tier.config.cooldown_s
         resume = action == "RESUME"
         return {
             "suggestion_id": f"{record['record_id']}#{n}",
@@ -266,11 +294,14 @@ class BreakerEngine:
 
     def _reasons(self, st: _Instrument, record: Mapping[str, Any], t: int) -> list[dict[str, Any]]:
         """The evidence of every rule at level >= 1, in the fixed rule order."""
-        return [
-            rule.reason(state, record, t)
-            for rule, state, level in zip(self._rules, st.rules, st.levels, strict=True)
-            if level
-        ]
+        tier = f" (tier {st.tier.name})"
+        reasons = []
+        for rule, state, level in zip(st.tier.rules, st.rules, st.levels, strict=True):
+            if level:
+                reason = rule.reason(state, record, t)
+                reason["detail"] += tier
+                reasons.append(reason)
+        return reasons
 
     def _metrics(self, st: _Instrument, record: Mapping[str, Any]) -> dict[str, float | None]:
         metrics: dict[str, float | None] = {}
@@ -284,7 +315,7 @@ class BreakerEngine:
             metrics["cost_notional"] = float(entry["notional"])
             metrics["cost_buy_bps"] = entry["buy_bps"]
             metrics["cost_sell_bps"] = entry["sell_bps"]
-        for rule, state in zip(self._rules, st.rules, strict=True):
+        for rule, state in zip(st.tier.rules, st.rules, strict=True):
             rule.metrics(state, metrics)
         history = [b.history_s() for state in st.rules for b in state.baselines]
         metrics["baseline_history_s"] = min(history) if history else 0.0

@@ -9,16 +9,75 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from streams.core.exceptions import BreakerConfigError
+from streams.core.types import KINDS
 
-__all__ = ["DEPTH_BANDS_BPS", "BreakerConfig"]
+__all__ = ["DEFAULT_TIER", "DEPTH_BANDS_BPS", "INSTRUMENT_KINDS", "BreakerConfig", "BreakerTier"]
 
 #: Depth bands the imbalance record carries (`depth_{bid,ask}_{band}bps`).
 DEPTH_BANDS_BPS = (10, 25, 50, 100)
+
+#: Instrument classes a tier can match (the instrument registry's `kind`).
+INSTRUMENT_KINDS = KINDS
+#: Name of the thresholds that apply where no tier matches.
+DEFAULT_TIER = "default"
+
+
+def _frozen(value: Any) -> Any:
+    """Lists (from JSON/TOML) as tuples, so a tier stays hashable and its config frozen."""
+    return tuple(_frozen(item) for item in value) if isinstance(value, list | tuple) else value
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerTier:
+    """Thresholds that replace the defaults for the instruments the tier matches.
+
+    A tier matches an instrument when every criterion holds: `exchange` and `symbol` are globs
+    (fnmatch, case-sensitive, `EXCHANGE` as in the instrument id), `kind` an instrument class of
+    the registry (None: any). Like LULD's Tier 1 / Tier 2, a few named tiers cover hundreds of
+    instruments of different liquidity; the first matching tier in configuration order applies.
+    """
+
+    name: str
+    exchange: str = "*"
+    symbol: str = "*"
+    kind: str | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def matches(self, exchange: str, symbol: str, kind: str | None) -> bool:
+        return (
+            (self.kind is None or self.kind == kind)
+            and fnmatchcase(exchange, self.exchange)
+            and fnmatchcase(symbol, self.symbol)
+        )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> BreakerTier:
+        """Build from {name, exchange, symbol, kind, overrides: {threshold: value}}."""
+        known = {spec.name for spec in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise BreakerConfigError(f"unknown breaker tier keys: {', '.join(unknown)}")
+        converted = dict(values)
+        overrides = converted.get("overrides", ())
+        items = overrides.items() if isinstance(overrides, Mapping) else overrides
+        converted["overrides"] = tuple(sorted((str(k), _frozen(v)) for k, v in items))
+        return cls(**converted)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "exchange": self.exchange, "symbol": self.symbol,
+            "kind": self.kind, "overrides": {k: _plain(v) for k, v in self.overrides},
+        }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +132,8 @@ class BreakerConfig:
     calm_s: float = 30.0
     halt_duration_s: float = 300.0
     cooldown_s: float = 60.0
+    # per-instrument tiers, each overriding any of the thresholds above (first match applies)
+    tiers: tuple[BreakerTier, ...] = ()
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -92,6 +153,30 @@ class BreakerConfig:
             raise BreakerConfigError("cost_notional must be > 0")
         if min(self.velocity_window_s, self.band_reference_window_s) <= 0:
             raise BreakerConfigError("windows and half-lives must be > 0")
+        self._check_tiers()
+
+    def _check_tiers(self) -> None:
+        names = [tier.name for tier in self.tiers]
+        if len(set(names)) != len(names) or DEFAULT_TIER in names or "" in names:
+            raise BreakerConfigError(
+                f"tier names must be unique, non-empty and not {DEFAULT_TIER!r}: {names}"
+            )
+        known = {spec.name for spec in fields(self)} - {"tiers"}
+        for tier in self.tiers:
+            if tier.kind is not None and tier.kind not in INSTRUMENT_KINDS:
+                raise BreakerConfigError(
+                    f"tier {tier.name}: kind {tier.kind!r} not one of {INSTRUMENT_KINDS}"
+                )
+            unknown = sorted({key for key, _ in tier.overrides} - known)
+            if unknown:
+                raise BreakerConfigError(f"tier {tier.name}: unknown thresholds {unknown}")
+            try:
+                self._tier_config(tier)  # the overridden thresholds must be consistent too
+            except BreakerConfigError as error:
+                raise BreakerConfigError(f"tier {tier.name}: {error}") from error
+
+    def _tier_config(self, tier: BreakerTier) -> BreakerConfig:
+        return replace(self, tiers=(), **dict(tier.overrides))
 
     def _check_pairs(self) -> None:
         pairs = (
@@ -128,6 +213,8 @@ class BreakerConfig:
         converted = dict(values)
         if "band_percent_by_tier" in converted:
             converted["band_percent_by_tier"] = tuple(converted["band_percent_by_tier"])
+        if "tiers" in converted:
+            converted["tiers"] = tuple(BreakerTier.from_mapping(t) for t in converted["tiers"])
         if "instrument_tiers" in converted:
             converted["instrument_tiers"] = tuple(
                 (str(pattern), int(tier)) for pattern, tier in converted["instrument_tiers"]
@@ -140,7 +227,8 @@ class BreakerConfig:
         for spec in fields(self):
             value = getattr(self, spec.name)
             if isinstance(value, tuple):
-                value = [list(item) if isinstance(item, tuple) else item for item in value]
+                value = [item.as_dict() if isinstance(item, BreakerTier) else _plain(item)
+                         for item in value]  # fmt: skip
             out[spec.name] = value
         return out
 
@@ -158,3 +246,20 @@ class BreakerConfig:
 
     def band_fraction(self, instrument: str) -> float:
         return self.band_percent_by_tier[self.tier_of(instrument) - 1] / 100.0
+
+    def for_instrument(self, instrument: str, kind: str | None = None) -> tuple[str, BreakerConfig]:
+        """Return the tier that applies to `EXCHANGE:SYMBOL` (of registry class `kind`) and its
+        thresholds: the first matching tier's overrides on these defaults, else ("default", self).
+        """
+        return _for_instrument(self, instrument, kind)
+
+
+@lru_cache(maxsize=65_536)
+def _for_instrument(
+    config: BreakerConfig, instrument: str, kind: str | None
+) -> tuple[str, BreakerConfig]:
+    exchange, _, symbol = instrument.partition(":")
+    for tier in config.tiers:
+        if tier.matches(exchange, symbol, kind):
+            return tier.name, config._tier_config(tier)
+    return DEFAULT_TIER, config

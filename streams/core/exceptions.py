@@ -2,7 +2,13 @@
 
 from streams.exceptions import StreamsError
 
-__all__ = ["BreakerConfigError", "BreakerInputError", "InvalidDeltaError", "MetricsConfigError"]
+__all__ = [
+    "BreakerConfigError",
+    "BreakerInputError",
+    "ConfigFileError",
+    "InvalidDeltaError",
+    "MetricsConfigError",
+]
 
 
 class InvalidDeltaError(StreamsError, ValueError):
@@ -19,3 +25,8 @@ class BreakerConfigError(StreamsError, ValueError):
 
 class BreakerInputError(StreamsError, ValueError):
     """An imbalance record given to the breaker lacks a field or carries a non-finite price."""
+
+
+class ConfigFileError(StreamsError, ValueError):
+    """A configuration document has an unknown key or a bad value; the message starts with its
+    key path (`breaker.imbalance_threshold: ...`)."""

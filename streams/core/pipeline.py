@@ -13,8 +13,9 @@ from typing import Any
 
 from streams.core.book import Book
 from streams.core.breaker import BreakerConfig, BreakerEngine
-from streams.core.config import MetricsConfig, config_hash
+from streams.core.config import MetricsConfig
 from streams.core.metrics import MetricState, imbalance_record
+from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import BookDelta, SourcePosition
 
 __all__ = ["Pipeline", "PipelineCounters", "PipelineOutput", "record_id"]
@@ -68,7 +69,9 @@ class Pipeline:
         self.metrics_config = metrics or MetricsConfig()
         self.breaker_config = breaker or BreakerConfig()
         self.breaker = BreakerEngine(self.breaker_config)
-        self.config_hash = config_hash(self.metrics_config.as_dict(), self.breaker_config.as_dict())
+        self.config_hash = PipelineConfig(
+            metrics=self.metrics_config, breaker=self.breaker_config
+        ).config_hash()
         self.counters = PipelineCounters()
         self._instruments: dict[str, _Instrument] = {}
         # (exchange, symbol) -> state: the hot path skips building and hashing the id string.
@@ -134,6 +137,13 @@ class Pipeline:
         )  # fmt: skip
         if record is None:
             return PipelineOutput(None, _EMPTY)
+        spec = delta.spec  # what the sizes and notionals are in (streams.core.instruments)
+        if spec is None:
+            record["instrument_kind"] = record["base_currency"] = record["quote_currency"] = None
+        else:
+            record["instrument_kind"] = spec.kind
+            record["base_currency"] = spec.base
+            record["quote_currency"] = spec.quote
         counters.records += 1
         return PipelineOutput(record, self.breaker.on_imbalance(record))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from streams.core.exceptions import InvalidDeltaError
 
-__all__ = ["BookDelta", "SourcePosition", "instrument_id"]
+__all__ = ["KINDS", "BookDelta", "ContractSpec", "SourcePosition", "instrument_id"]
 
 
 def instrument_id(exchange: str, symbol: str) -> str:
@@ -30,6 +30,41 @@ class SourcePosition:
     topic: str
     partition: int
     offset: int
+
+
+#: spot: size in base; linear: contracts of `contract_size` base; inverse: contracts worth
+#: `contract_size` quote each; option: contracts of `contract_size` underlying (base).
+KINDS = ("spot", "linear", "inverse", "option")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContractSpec:
+    """The facts about one instrument that interpreting its book needs.
+
+    `contract_size` is what one unit of the venue's book size is worth: base units for spot,
+    linear and option, quote units for inverse (so Deribit futures, whose book amounts are USD,
+    have 1.0 although their published contract size is 10).
+    """
+
+    kind: str
+    base: str
+    quote: str
+    settlement: str
+    contract_size: float = 1.0
+    tick_size: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"instrument kind {self.kind!r} is not one of {KINDS}")
+        if not self.contract_size > 0.0 or self.contract_size == float("inf"):
+            raise ValueError(f"contract_size {self.contract_size!r} is not > 0")
+        if self.tick_size is not None and not self.tick_size > 0.0:
+            raise ValueError(f"tick_size {self.tick_size!r} is not > 0")
+
+    @property
+    def identity(self) -> bool:
+        """True when venue sizes already are base units (nothing to convert)."""
+        return self.kind != "inverse" and self.contract_size == 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +89,8 @@ class BookDelta:
     sequence: int | None = None
     prev_sequence: int | None = None
     checksum: int | None = None
+    # set when the sizes were converted to base units (streams.core.instruments.to_base_units)
+    spec: ContractSpec | None = None
 
     @property
     def instrument(self) -> str:

@@ -84,7 +84,18 @@ CREATE TABLE suggestions (
 CREATE INDEX suggestions_instrument_time ON suggestions (exchange, symbol, event_time);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "imbalance and suggestions tables", _V1_TABLES),)
+# Imbalance schema version 2: what the sizes and notionals of a record are in.
+_V2_CONTRACT_SPEC = """
+ALTER TABLE imbalance
+    ADD COLUMN instrument_kind text,
+    ADD COLUMN base_currency   text,
+    ADD COLUMN quote_currency  text;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "imbalance and suggestions tables", _V1_TABLES),
+    Migration(2, "imbalance: instrument kind, base and quote currency", _V2_CONTRACT_SPEC),
+)
 
 
 def applied_versions(connection: psycopg.Connection) -> list[int]:

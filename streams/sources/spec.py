@@ -1,12 +1,17 @@
 """Open an input by its spec string: `tardis:PATH` or `raw:VENUE:PATH`.
 
-Every source yields `(BookDelta, SourcePosition)` in file order, positions numbered from 0.
+Every source yields `(BookDelta, SourcePosition)` in file order, positions numbered from 0, with
+sizes in base units where the instrument registry knows the instrument: a raw recording uses the
+bundled snapshot of the venues' contract specs (plus `instruments`, an --instruments file); a
+tardis file, whose venue names and units are tardis's, only the given `instruments` file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+from streams.core.instruments import InstrumentRegistry
 from streams.core.types import BookDelta, SourcePosition
 from streams.exceptions import StreamsError
 
@@ -17,15 +22,29 @@ class SourceSpecError(StreamsError):
     """A source spec that names no known reader."""
 
 
-def open_source(spec: str) -> Iterator[tuple[BookDelta, SourcePosition]]:
+def open_source(
+    spec: str, instruments: str | Path | None = None
+) -> Iterator[tuple[BookDelta, SourcePosition]]:
+    from streams.connectors.instruments import load_entries, load_registry, registry_of
+
     kind, _, rest = spec.partition(":")
     if kind == "tardis" and rest:
         from streams.sources.tardis import read_tardis
 
-        return read_tardis(rest)
+        if instruments is None:
+            return read_tardis(rest)
+        return _converted(read_tardis(rest), registry_of(load_entries(Path(instruments))))
     if kind == "raw" and ":" in rest:
         from streams.sources.raw import read_raw
 
         venue, _, path = rest.partition(":")
-        return read_raw(venue, path)
+        return _converted(read_raw(venue, path), load_registry(instruments))
     raise SourceSpecError(f"unknown source {spec!r}: expected tardis:PATH or raw:VENUE:PATH")
+
+
+def _converted(
+    items: Iterator[tuple[BookDelta, SourcePosition]], registry: InstrumentRegistry
+) -> Iterator[tuple[BookDelta, SourcePosition]]:
+    convert = registry.convert
+    for delta, position in items:
+        yield convert(delta), position

@@ -1,5 +1,6 @@
 """Audit on the real broker: a worker's live outputs replay with zero differences, a corrupted
-live record is found (and only it), and the HTML report reads right in headless Chromium."""
+live record is found (and only it), an audit with another configuration than the live run says
+so instead of listing differences, and the HTML report reads right in headless Chromium."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from selenium.webdriver.common.by import By
 
 from streams.audit.report import ACTIONS
 from streams.codec import TopicCodecs
-from streams.config import Settings
+from streams.config import Settings, load_pipeline_config
 from streams.core.pipeline import Pipeline
+from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import BookDelta, SourcePosition
 from streams.simulate.scenarios import run_scenario
 from streams.sources.spec import open_source
@@ -37,8 +39,18 @@ def _inputs() -> list[BookDelta]:
     return recording + run_scenario("flash_crash", seed=3)
 
 
-def _expected_counts(deltas: list[BookDelta]) -> tuple[int, int]:
-    pipeline = Pipeline()
+# The live run's configuration: not the defaults, so an audit must be given it to compare.
+LIVE_CONFIG = """
+[metrics]
+z_min_samples = 40
+
+[breaker]
+halt_duration_s = 240.0
+"""
+
+
+def _expected_counts(deltas: list[BookDelta], config: PipelineConfig) -> tuple[int, int]:
+    pipeline = Pipeline(config.metrics, config.breaker)
     imbalance = suggestions = 0
     for i, delta in enumerate(deltas):
         output = pipeline.process(delta, SourcePosition("offline", 0, i))
@@ -62,8 +74,11 @@ def audited(
 ) -> dict[str, Any]:
     settings = kafka_settings_module
     create_topics(settings, topic_specs(settings.topics, partitions=3))
+    config_file = tmp_path_factory.mktemp("config") / "live.toml"
+    config_file.write_text(LIVE_CONFIG)
+    config = load_pipeline_config(config_file)
     deltas = _inputs()
-    imbalance_count, suggestion_count = _expected_counts(deltas)
+    imbalance_count, suggestion_count = _expected_counts(deltas, config)
     assert suggestion_count > 0, "the flash crash scenario must produce suggestions"
     publisher = DeltaPublisher(settings, TopicCodecs.register(settings))
     publisher.publish_many(deltas)
@@ -75,7 +90,7 @@ def audited(
         settings, settings.topics.suggestions, codecs.suggestion, "suggestion_id"
     )
     factory = WorkerFactory(settings, tmp_path_factory.mktemp("workers"))
-    worker = factory()
+    worker = factory("--config", str(config_file))
     try:
         imbalance.wait_for(imbalance_count, 300, alive=lambda: worker.process.poll() is None)
         suggestions.wait_for(suggestion_count, 60, alive=lambda: worker.process.poll() is None)
@@ -87,13 +102,17 @@ def audited(
         "imbalance": imbalance.records,
         "suggestions": suggestions.records,
         "counts": (imbalance_count, suggestion_count),
+        "config": str(config_file),
+        "config_hash": config.config_hash(),
     }
 
 
 def test_audit_of_a_clean_run_finds_zero_differences(
     audited: dict[str, Any], tmp_path: Path
 ) -> None:
-    result = _audit(audited["settings"], "--report", str(tmp_path / "report"))
+    result = _audit(
+        audited["settings"], "--report", str(tmp_path / "report"), "--config", audited["config"]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     imbalance_count, suggestion_count = audited["counts"]
     topics = audited["settings"].topics
@@ -109,6 +128,25 @@ def test_audit_of_a_clean_run_finds_zero_differences(
     assert "HALT" in html  # the flash crash suggestion and its evidence are tabulated
 
 
+def test_the_worker_stamps_the_hash_of_its_config_file(audited: dict[str, Any]) -> None:
+    records = [*audited["imbalance"].values(), *audited["suggestions"].values()]
+    assert {record["config_hash"] for record in records} == {audited["config_hash"]}
+    assert audited["config_hash"] != PipelineConfig().config_hash()
+
+
+def test_an_audit_with_another_config_says_so_instead_of_listing_differences(
+    audited: dict[str, Any], tmp_path: Path
+) -> None:
+    result = _audit(audited["settings"], "--report", str(tmp_path / "report"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert "\n" not in message
+    assert f"config_hash {audited['config_hash']}" in message
+    assert PipelineConfig().config_hash() in message
+    assert "--config" in message
+
+
 def test_a_corrupted_live_record_is_the_one_difference_found(audited: dict[str, Any]) -> None:
     settings: Settings = audited["settings"]
     victim = dict(sorted(audited["imbalance"].items())[len(audited["imbalance"]) // 2][1])
@@ -119,7 +157,7 @@ def test_a_corrupted_live_record_is_the_one_difference_found(audited: dict[str, 
     sink.produce(settings.topics.imbalance, key, codecs.imbalance.encode(victim))
     sink.flush()
 
-    result = _audit(settings)
+    result = _audit(settings, "--config", audited["config"])
     assert result.returncode == 1, result.stdout + result.stderr
     reported = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
     assert len(reported) == 1, result.stdout
@@ -154,7 +192,9 @@ def _utc_seconds_of_day(event_time_us: int) -> float:
 def test_the_report_reads_right_in_headless_chromium(
     audited: dict[str, Any], tmp_path: Path
 ) -> None:
-    result = _audit(audited["settings"], "--report", str(tmp_path))
+    result = _audit(
+        audited["settings"], "--report", str(tmp_path), "--config", audited["config"]
+    )
     assert result.returncode in (0, 1), result.stderr  # 1: another test corrupted a live record
     differences = [line for line in result.stdout.splitlines() if line.startswith("  ")]
     records: dict[str, list[int]] = {}

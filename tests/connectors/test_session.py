@@ -137,6 +137,19 @@ def _read_back(settings: Settings, published: int) -> list[BookDelta]:
 
 
 # -- rebuilding books from what Kafka holds ----------------------------------------------------
+def _venue_sizes(delta: BookDelta, side: str) -> tuple[float, ...]:
+    """The venue's own sizes of a published delta (published sizes are base units)."""
+    prices, sizes = getattr(delta, f"{side}_prices"), getattr(delta, f"{side}_sizes")
+    spec = delta.spec
+    if spec is None or spec.identity:
+        return tuple(sizes)
+    if spec.kind == "inverse":  # OKX inverse contracts are whole numbers
+        return tuple(
+            round(s * p / spec.contract_size, 9) for p, s in zip(prices, sizes, strict=True)
+        )
+    return tuple(round(s / spec.contract_size, 9) for s in sizes)
+
+
 class Books:
     """Bids/asks per venue symbol from published deltas, truncated like the venue's own book."""
 
@@ -149,8 +162,8 @@ class Books:
         key = delta.venue_symbol
         if delta.is_snapshot:
             self.bids[key], self.asks[key] = {}, {}
-        apply_levels(self.bids[key], delta.bid_prices, delta.bid_sizes)
-        apply_levels(self.asks[key], delta.ask_prices, delta.ask_sizes)
+        apply_levels(self.bids[key], delta.bid_prices, _venue_sizes(delta, "bid"))
+        apply_levels(self.asks[key], delta.ask_prices, _venue_sizes(delta, "ask"))
         if self.depth is not None:
             self.bids[key] = dict(self.top(self.bids[key], True, self.depth))
             self.asks[key] = dict(self.top(self.asks[key], False, self.depth))
@@ -258,6 +271,9 @@ async def test_every_published_update_matches_the_venue_checksum(
     deltas = _read_back(kafka_settings, connector.counters.published)
     assert _verify_checksums(venue, deltas) == updates
     assert connector.counters.checksums_verified == updates
+    if venue == "OKX":  # published in base units, with the contract spec they were converted by
+        kinds = {d.venue_symbol: d.spec.kind if d.spec else None for d in deltas}
+        assert kinds == {"BTC-USDT": "spot", "BTC-USD-220527": "inverse", "UNI-USD-SWAP": "inverse"}
     assert connector.counters.checksum_failures == 0
     _assert_books_match_the_venue(deltas, server)
 

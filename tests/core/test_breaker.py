@@ -6,7 +6,7 @@ import copy
 import io
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -530,3 +530,44 @@ def test_config_round_trips_through_json_with_a_stable_hash() -> None:
     assert again == config
     assert again.config_hash() == config.config_hash()
     assert BreakerConfig().config_hash() != config.config_hash()
+
+
+def test_a_tier_overrides_thresholds_for_the_instruments_it_matches_and_is_named() -> None:
+    from streams.core.breaker_config import BreakerTier
+
+    lasting = _usual_spread(4.0, lambda t: {"spread_bps": 10.0} if t >= ARMED else {})
+    tight = BreakerTier(
+        name="tight", exchange="sim", symbol="BTC-*", overrides=(("spread_ratio_watch", 3.0),)
+    )
+    config = BreakerConfig(tiers=(tight,))
+    other = [dict(r, symbol="ETH-USD") for r in sequence(ARMED + 3, lasting)]
+
+    assert run(sequence(ARMED + 3, lasting), config) == []  # 10 bps < 3x the usual 4 bps
+    out = run(other, config)
+    assert transitions(out) == [("NORMAL", "WATCH", "WATCH")]
+    assert out[0]["reasons"][0]["detail"].endswith("(tier default)")
+    engine = BreakerEngine(config)
+    engine.on_imbalance(record(0, 0.0))
+    assert engine.tier_of("sim:BTC-USD") == "tight"
+    assert engine.snapshot_state("sim:BTC-USD")["tier"] == "tight"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [spec.name for spec in fields(BreakerConfig) if spec.type in ("float", "int")],
+)
+def test_every_threshold_is_part_of_the_config_hash(name: str) -> None:
+    default = BreakerConfig()
+    value = getattr(default, name)
+    changed = None
+    for candidate in (value * 0.9, value * 1.1, value + 1, 50, 1):
+        try:
+            changed = replace(default, **{name: type(value)(candidate)})
+        except BreakerConfigError:
+            continue
+        if changed != default:
+            break
+
+    assert changed is not None
+    assert changed != default
+    assert changed.config_hash() != default.config_hash()
