@@ -235,6 +235,8 @@ class Baseline:
         self.stressed = True
 
     def add(self, event_time: int, value: float) -> None:
+        if value != value:  # NaN: not a measurement, and it would break the sorted sample
+            return
         if event_time >= self.next_us:
             self._roll(event_time // self.bucket_us, value)
         elif self.lowest:

@@ -80,3 +80,10 @@ def test_state_round_trips_through_json_and_continues_identically() -> None:
         second.add(i * 3 * MICROS, value)
 
     assert second.to_state() == whole.to_state()
+
+
+def test_nan_is_not_a_measurement() -> None:
+    baseline = fed([5.0, float("nan"), 3.0, float("nan"), 4.0])
+
+    assert list(baseline.samples) == [5.0, 5.0, 3.0, 3.0, 4.0]
+    assert sorted(baseline.samples) == baseline.ordered
