@@ -37,6 +37,13 @@ def _plain(value: Any) -> Any:
     return [_plain(item) for item in value] if isinstance(value, tuple) else value
 
 
+def _reject_unknown_keys(cls: type, values: Mapping[str, Any], what: str) -> None:
+    """A mapping (JSON/TOML) may only name the dataclass's fields."""
+    unknown = sorted(set(values) - {spec.name for spec in fields(cls)})
+    if unknown:
+        raise BreakerConfigError(f"unknown {what} keys: {', '.join(unknown)}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerTier:
     """Thresholds that replace the defaults for the instruments the tier matches.
@@ -63,10 +70,7 @@ class BreakerTier:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> BreakerTier:
         """Build from {name, exchange, symbol, kind, overrides: {threshold: value}}."""
-        known = {spec.name for spec in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise BreakerConfigError(f"unknown breaker tier keys: {', '.join(unknown)}")
+        _reject_unknown_keys(cls, values, "breaker tier")
         converted = dict(values)
         overrides = converted.get("overrides", ())
         items = overrides.items() if isinstance(overrides, Mapping) else overrides
@@ -206,10 +210,7 @@ class BreakerConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> BreakerConfig:
         """Build from a plain mapping (JSON/TOML), rejecting unknown keys."""
-        known = {spec.name for spec in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise BreakerConfigError(f"unknown breaker config keys: {', '.join(unknown)}")
+        _reject_unknown_keys(cls, values, "breaker config")
         converted = dict(values)
         if "band_percent_by_tier" in converted:
             converted["band_percent_by_tier"] = tuple(converted["band_percent_by_tier"])
