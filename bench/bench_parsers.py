@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sections import replace_section
 
-from streams.connectors.synchronizer import BookSynchronizer
-from streams.connectors.venues import get_venue
 from streams.sources.recording import CONNECT, RECV, read_recording
+from streams.venues.registry import get_venue
+from streams.venues.synchronizer import BookSynchronizer
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = Path(

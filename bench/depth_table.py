@@ -13,9 +13,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from streams.connectors.instruments import bundled_registry
 from streams.core.pipeline import Pipeline
 from streams.sources.raw import read_raw
+from streams.venues.instruments import bundled_registry
 
 FEEDS = (
     ("BINANCE_DELIVERY", "BINANCE_DELIVERY.ws.1.0"),

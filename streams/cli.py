@@ -425,7 +425,7 @@ def _config_argument(parser: argparse.ArgumentParser) -> None:
 def _instruments_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instruments", default=None, metavar="FILE",
-        help="contract specs (JSON, like streams/connectors/instruments.json): sizes become base "
+        help="contract specs (JSON, like streams/venues/instruments.json): sizes become base "
         "units; raw inputs use the bundled snapshot too, tardis inputs only this file",
     )  # fmt: skip
 

@@ -1,5 +1,5 @@
-"""Venue connectors: pure per-venue parsers, the capability table and the book synchronizer.
+"""Venue connectors: the websocket/REST session that keeps books in sync and publishes deltas.
 
-Nothing in this package opens a socket; the shared websocket/REST shell carries out what the
-parsers and the synchronizer decide.
+The venue dialects it speaks (parsers, capabilities, synchronizer) are pure and live in
+`streams.venues`; this package holds what opens sockets and fetches instrument metadata.
 """

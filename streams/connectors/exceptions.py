@@ -1,20 +1,9 @@
-"""Errors of the connector layer."""
+"""Errors of the connector layer (the socket-holding session)."""
 
 from streams.exceptions import StreamsError
 
-__all__ = ["ConnectorError", "ParseError", "UnknownVenueError"]
+__all__ = ["ConnectorError"]
 
 
 class ConnectorError(StreamsError):
-    """Base of every error raised by a venue connector."""
-
-
-class ParseError(ConnectorError, ValueError):
-    """A venue frame could not be turned into valid deltas (malformed, oversized, bad numbers).
-
-    The caller counts it and routes the frame to the dead-letter topic; the reader keeps going.
-    """
-
-
-class UnknownVenueError(ConnectorError, KeyError):
-    """No parser is registered under that venue name."""
+    """Base of every error raised by a venue connector's session."""

@@ -27,8 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from streams.connectors.okx import okx_checksum
 from streams.sources.recording import HTTP, RECV, read_recording_set
+from streams.venues.okx import okx_checksum
 
 __all__ = ["Faults", "ReplayConfig", "ReplayServer", "TextBook", "main"]
 

@@ -26,13 +26,14 @@ import aiohttp
 from prometheus_client import Counter
 
 from streams.config import Settings
-from streams.connectors.base import MAX_FRAME_BYTES, SnapshotSource, VenueParser
-from streams.connectors.exceptions import ConnectorError, ParseError
-from streams.connectors.instruments import bundled_registry
-from streams.connectors.synchronizer import BookSynchronizer, SyncOutput
-from streams.connectors.venues import get_venue
+from streams.connectors.exceptions import ConnectorError
 from streams.core.types import BookDelta
 from streams.observability import BOOK_RESYNCS, CHECKSUM_FAILURES
+from streams.venues.base import MAX_FRAME_BYTES, SnapshotSource, VenueParser
+from streams.venues.exceptions import ParseError
+from streams.venues.instruments import bundled_registry
+from streams.venues.registry import get_venue
+from streams.venues.synchronizer import BookSynchronizer, SyncOutput
 
 __all__ = [
     "Connector",
@@ -365,7 +366,7 @@ class Connector:
 
     async def _load_instruments(self, http: aiohttp.ClientSession) -> None:
         """The venue's contract specs from its instrument endpoint (bundled snapshot on failure)."""
-        from streams.connectors.instruments import fetch_registry
+        from streams.venues.instruments import fetch_registry
 
         async def get(url: str) -> bytes:
             timeout = aiohttp.ClientTimeout(total=INSTRUMENTS_TIMEOUT_S)

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streams.connectors.instruments import BUNDLED, InstrumentEntry, parse_instruments
 from streams.sources.raw import read_raw
 from streams.sources.recording import HTTP, read_recording
+from streams.venues.instruments import BUNDLED, InstrumentEntry, parse_instruments
 
 __all__ = ["build_snapshot"]
 

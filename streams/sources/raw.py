@@ -15,9 +15,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.connectors.exceptions import ParseError
-from streams.connectors.synchronizer import BookSynchronizer, SyncOutput
-from streams.connectors.venues import get_venue
 from streams.core.types import BookDelta, SourcePosition
 from streams.sources.recording import (
     CONNECT,
@@ -27,6 +24,9 @@ from streams.sources.recording import (
     is_recording,
     read_recording_set,
 )
+from streams.venues.exceptions import ParseError
+from streams.venues.registry import get_venue
+from streams.venues.synchronizer import BookSynchronizer, SyncOutput
 
 __all__ = ["DeltaReader", "ReadCounters", "read_raw", "venue_from_recording"]
 

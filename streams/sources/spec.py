@@ -25,7 +25,7 @@ class SourceSpecError(StreamsError):
 def open_source(
     spec: str, instruments: str | Path | None = None
 ) -> Iterator[tuple[BookDelta, SourcePosition]]:
-    from streams.connectors.instruments import load_entries, load_registry, registry_of
+    from streams.venues.instruments import load_entries, load_registry, registry_of
 
     kind, _, rest = spec.partition(":")
     if kind == "tardis" and rest:

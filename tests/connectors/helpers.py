@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.connectors.venues import get_venue
 from streams.core.types import BookDelta
 from streams.sources.recording import RECV, RecordedEvent, read_recording_set
+from streams.venues.registry import get_venue
 
 RECORDINGS = Path(
     os.environ.get(

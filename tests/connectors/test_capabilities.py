@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from streams.connectors.base import SnapshotSource, VenueParser
-from streams.connectors.exceptions import UnknownVenueError
-from streams.connectors.kraken import kraken_checksum
-from streams.connectors.okx import okx_checksum
-from streams.connectors.synchronizer import BookSynchronizer
-from streams.connectors.venues import CAPABILITIES, get_venue, venue_names
 from streams.core.sync import SequenceRule
 from streams.sources.raw import DeltaReader
 from streams.sources.recording import RECV, read_recording
+from streams.venues.base import SnapshotSource, VenueParser
+from streams.venues.exceptions import UnknownVenueError
+from streams.venues.kraken import kraken_checksum
+from streams.venues.okx import okx_checksum
+from streams.venues.registry import CAPABILITIES, get_venue, venue_names
+from streams.venues.synchronizer import BookSynchronizer
 from tests.connectors.helpers import VENUE_RECORDINGS, recording
 
 pytestmark = pytest.mark.unit

@@ -13,10 +13,10 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from streams.connectors.instruments import bundled_registry
 from streams.core.config import DEPTH_BANDS_BPS, MetricsConfig
 from streams.core.pipeline import Pipeline
 from streams.sources.raw import read_raw
+from streams.venues.instruments import bundled_registry
 from tests.connectors.helpers import apply_levels, recording
 
 pytestmark = pytest.mark.unit

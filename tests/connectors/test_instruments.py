@@ -14,19 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from streams.connectors.instruments import (
-    BUNDLED,
-    ENDPOINTS,
-    fetch_registry,
-    load_entries,
-    parse_instruments,
-)
 from streams.connectors.snapshot import build_snapshot
 from streams.core.types import ContractSpec
 from streams.sources.raw import read_raw
 from streams.sources.recording import HTTP, read_recording
 from streams.sources.spec import open_source
 from streams.sources.tardis import write_tardis
+from streams.venues.instruments import (
+    BUNDLED,
+    ENDPOINTS,
+    fetch_registry,
+    load_entries,
+    parse_instruments,
+)
 from tests.connectors.helpers import RECORDINGS, recording
 
 pytestmark = pytest.mark.unit

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.connectors.base import MAX_FRAME_BYTES
-from streams.connectors.exceptions import ParseError
-from streams.connectors.venues import get_venue
+from streams.venues.base import MAX_FRAME_BYTES
+from streams.venues.exceptions import ParseError
+from streams.venues.registry import get_venue
 from tests.connectors.helpers import book_frames
 
 pytestmark = pytest.mark.unit

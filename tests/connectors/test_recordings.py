@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streams.connectors.synchronizer import BookSynchronizer
-from streams.connectors.venues import get_venue
 from streams.sources.raw import DeltaReader
 from streams.sources.recording import CONNECT, RECV
+from streams.venues.registry import get_venue
+from streams.venues.synchronizer import BookSynchronizer
 from tests.connectors.helpers import ReferenceBook, events, recording
 
 pytestmark = pytest.mark.unit

@@ -21,9 +21,7 @@ import pytest
 
 from streams.codec import TopicCodecs
 from streams.config import Settings
-from streams.connectors.exceptions import ConnectorError, UnknownVenueError
-from streams.connectors.kraken import kraken_checksum
-from streams.connectors.okx import okx_checksum
+from streams.connectors.exceptions import ConnectorError
 from streams.connectors.replay_server import Faults, ReplayConfig, ReplayServer
 from streams.connectors.session import (
     Connector,
@@ -35,6 +33,9 @@ from streams.connectors.session import (
 from streams.core.types import BookDelta
 from streams.sources.recording import RECV, read_recording
 from streams.transport import DeltaPublisher, TopicSpec, create_topics, read_topic, topic_specs
+from streams.venues.exceptions import UnknownVenueError
+from streams.venues.kraken import kraken_checksum
+from streams.venues.okx import okx_checksum
 from tests.connectors.helpers import apply_levels, recording
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """The core book, rebuilt from real Kraken and OKX recordings, matches the venues' own checksums
 on every update: after each checksummed delta its top levels equal those of the checksum book
-that the venue's CRC32 just verified (streams/connectors/checksum.py)."""
+that the venue's CRC32 just verified (streams/venues/checksum.py)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from streams.connectors.venues import venue_names
+from streams.venues.registry import venue_names
 from tests.deploy.contract import (
     ALL_INTERFACES,
     KNOWN_VARIABLES,

@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from streams.agents.processor import DeltaBatchProcessor, InputRecord
 from streams.codec import CodecError, TopicCodecs
 from streams.config import Settings
-from streams.connectors.exceptions import ParseError
-from streams.connectors.venues import get_venue, venue_names
 from streams.core.exceptions import InvalidDeltaError
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta
 from streams.transport import KafkaOutputSink, read_topic
+from streams.venues.exceptions import ParseError
+from streams.venues.registry import get_venue, venue_names
 from tests.connectors.helpers import book_frames
 from tests.reliability.helpers import dead_letters, recorded_deltas
 

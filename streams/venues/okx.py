@@ -13,7 +13,8 @@ import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from streams.connectors.base import (
+from streams.core.sync import SequenceRule
+from streams.venues.base import (
     EMPTY,
     BaseVenueParser,
     Capabilities,
@@ -24,9 +25,8 @@ from streams.connectors.base import (
     parse_levels,
     raw_levels,
 )
-from streams.connectors.checksum import ChecksumBook
-from streams.connectors.symbols import asset, expiry_from_yymmdd
-from streams.core.sync import SequenceRule
+from streams.venues.checksum import ChecksumBook
+from streams.venues.symbols import asset, expiry_from_yymmdd
 
 __all__ = ["OkcoinParser", "OkxParser", "okx_checksum", "to_signed_32"]
 

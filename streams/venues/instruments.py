@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from streams.connectors.symbols import asset
-from streams.connectors.venues import get_venue
 from streams.core.instruments import InstrumentRegistry
 from streams.core.types import ContractSpec, instrument_id
 from streams.exceptions import StreamsError
+from streams.venues.registry import get_venue
+from streams.venues.symbols import asset
 
 __all__ = [
     "BUNDLED",

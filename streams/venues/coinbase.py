@@ -13,7 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from streams.connectors.base import (
+from streams.core.sync import SequenceRule
+from streams.venues.base import (
     EMPTY,
     BaseVenueParser,
     Capabilities,
@@ -24,7 +25,6 @@ from streams.connectors.base import (
     make_delta,
     parse_levels,
 )
-from streams.core.sync import SequenceRule
 
 __all__ = ["CoinbaseParser"]
 

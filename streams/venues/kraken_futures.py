@@ -10,7 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from streams.connectors.base import (
+from streams.core.sync import SequenceRule
+from streams.venues.base import (
     EMPTY,
     BaseVenueParser,
     Capabilities,
@@ -19,8 +20,7 @@ from streams.connectors.base import (
     VenueUpdate,
     make_delta,
 )
-from streams.connectors.symbols import asset, expiry_from_yymmdd
-from streams.core.sync import SequenceRule
+from streams.venues.symbols import asset, expiry_from_yymmdd
 
 __all__ = ["KrakenFuturesParser"]
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from streams.connectors.base import Capabilities, VenueParser
-from streams.connectors.binance import (
+from streams.venues.base import Capabilities, VenueParser
+from streams.venues.binance import (
     BinanceDeliveryParser,
     BinanceFuturesParser,
     BinanceSpotParser,
     BinanceUsParser,
 )
-from streams.connectors.bybit import BybitParser
-from streams.connectors.coinbase import CoinbaseParser
-from streams.connectors.deribit import DeribitParser
-from streams.connectors.exceptions import UnknownVenueError
-from streams.connectors.kraken import KrakenParser
-from streams.connectors.kraken_futures import KrakenFuturesParser
-from streams.connectors.okx import OkcoinParser, OkxParser
+from streams.venues.bybit import BybitParser
+from streams.venues.coinbase import CoinbaseParser
+from streams.venues.deribit import DeribitParser
+from streams.venues.exceptions import UnknownVenueError
+from streams.venues.kraken import KrakenParser
+from streams.venues.kraken_futures import KrakenFuturesParser
+from streams.venues.okx import OkcoinParser, OkxParser
 
 __all__ = ["CAPABILITIES", "VENUES", "get_venue", "venue_names"]
 

@@ -12,7 +12,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from streams.connectors.base import (
+from streams.core.sync import SequenceRule
+from streams.venues.base import (
     EMPTY,
     BaseVenueParser,
     Capabilities,
@@ -21,8 +22,7 @@ from streams.connectors.base import (
     VenueUpdate,
     make_delta,
 )
-from streams.connectors.symbols import asset, expiry_from_day_month_year
-from streams.core.sync import SequenceRule
+from streams.venues.symbols import asset, expiry_from_day_month_year
 
 __all__ = ["DeribitParser"]
 

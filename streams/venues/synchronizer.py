@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from streams.connectors.base import SnapshotSource, VenueParser, VenueUpdate
-from streams.connectors.checksum import ChecksumBook
 from streams.core.sync import (
     Action,
     ConnectionSequence,
@@ -22,6 +20,8 @@ from streams.core.sync import (
     SyncCounters,
 )
 from streams.core.types import BookDelta
+from streams.venues.base import SnapshotSource, VenueParser, VenueUpdate
+from streams.venues.checksum import ChecksumBook
 
 __all__ = ["BookSynchronizer", "ResyncRequest", "SyncOutput", "SynchronizerCounters"]
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from streams.connectors.base import (
+from streams.core.sync import SequenceRule
+from streams.venues.base import (
     EMPTY,
     BaseVenueParser,
     Capabilities,
@@ -24,9 +25,8 @@ from streams.connectors.base import (
     make_delta,
     parse_levels,
 )
-from streams.connectors.exceptions import ParseError
-from streams.connectors.symbols import expiry_from_yymmdd, split_concatenated
-from streams.core.sync import SequenceRule
+from streams.venues.exceptions import ParseError
+from streams.venues.symbols import expiry_from_yymmdd, split_concatenated
 
 __all__ = [
     "BinanceDeliveryParser",

@@ -15,7 +15,7 @@ from typing import Any
 
 from order_book import OrderBook
 
-from streams.connectors.exceptions import ParseError
+from streams.venues.exceptions import ParseError
 
 __all__ = ["ChecksumBook"]
 

@@ -13,7 +13,8 @@ import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from streams.connectors.base import (
+from streams.core.sync import SequenceRule
+from streams.venues.base import (
     EMPTY,
     BaseVenueParser,
     Capabilities,
@@ -25,9 +26,8 @@ from streams.connectors.base import (
     raw_levels,
     seconds_text_to_micros,
 )
-from streams.connectors.checksum import ChecksumBook
-from streams.connectors.symbols import asset
-from streams.core.sync import SequenceRule
+from streams.venues.checksum import ChecksumBook
+from streams.venues.symbols import asset
 
 __all__ = ["KrakenParser", "kraken_checksum"]
 

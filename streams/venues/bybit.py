@@ -13,7 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from streams.connectors.base import (
+from streams.core.sync import SequenceRule
+from streams.venues.base import (
     EMPTY,
     BaseVenueParser,
     Capabilities,
@@ -23,8 +24,7 @@ from streams.connectors.base import (
     make_delta,
     parse_levels,
 )
-from streams.connectors.symbols import split_concatenated
-from streams.core.sync import SequenceRule
+from streams.venues.symbols import split_concatenated
 
 __all__ = ["BybitParser"]
 

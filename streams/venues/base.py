@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from streams.connectors.checksum import ChecksumBook
-from streams.connectors.exceptions import ParseError
 from streams.core.exceptions import InvalidDeltaError
 from streams.core.sync import SequenceRule
 from streams.core.types import BookDelta
+from streams.venues.checksum import ChecksumBook
+from streams.venues.exceptions import ParseError
 
 __all__ = [
     "EMPTY",
