@@ -38,7 +38,7 @@ from sections import replace_section
 
 from streams.broker import configured_or_local, free_port
 from streams.codec import TopicCodecs
-from streams.config import Settings, Topics
+from streams.config import Settings, Topics, shared_recordings
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta, SourcePosition
 from streams.sources.raw import read_raw
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 JOBS = ROOT / "bench" / "jobs"
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks_compare.png"
-RECORDINGS = ROOT.parent / "shared" / "data" / "exchange-recordings"
+RECORDINGS = shared_recordings()
 FILES = ("BYBIT.jsonl.zst", "KRAKEN.ws.50.0", "KRAKEN_FUTURES.ws.1.0", "BINANCE_DELIVERY.ws.1.0",
          "OKX.ws.1.0", "COINBASE.ws.28.0")  # fmt: skip
 START, END = "<!-- bench_compare:start -->", "<!-- bench_compare:end -->"

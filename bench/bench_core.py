@@ -26,6 +26,7 @@ from typing import Any
 from order_book import OrderBook
 from sections import replace_section
 
+from streams.config import shared_recordings
 from streams.core.book import NATIVE, Book
 from streams.core.config import MetricsConfig
 from streams.core.metrics import MetricState, imbalance_record
@@ -35,7 +36,7 @@ from streams.sources.raw import read_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
-RECORDING = ROOT.parent / "shared" / "data" / "exchange-recordings" / "BYBIT.jsonl.zst"
+RECORDING = shared_recordings() / "BYBIT.jsonl.zst"
 START, END = "<!-- bench_core:start -->", "<!-- bench_core:end -->"
 REPEATS = 7
 PASSES = 3  # passes over the recording per timed repeat

@@ -7,7 +7,6 @@ adds the BookSynchronizer (sequence rules, and checksum verification on Kraken/O
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 import time
@@ -16,14 +15,13 @@ from pathlib import Path
 
 from sections import replace_section
 
+from streams.config import shared_recordings
 from streams.sources.recording import CONNECT, RECV, read_recording
 from streams.venues.registry import get_venue
 from streams.venues.synchronizer import BookSynchronizer
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDINGS = Path(
-    os.environ.get("STREAMS_RECORDINGS", ROOT.parent / "shared/data/exchange-recordings")
-)
+RECORDINGS = shared_recordings()
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench_parsers:start -->", "<!-- bench_parsers:end -->"
 MINIMUM_SECONDS = 0.5

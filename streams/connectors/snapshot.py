@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from streams.config import shared_recordings
 from streams.sources.raw import read_raw
 from streams.sources.recording import HTTP, read_recording
 from streams.venues.instruments import BUNDLED, InstrumentEntry, parse_instruments
@@ -57,7 +58,7 @@ def build_snapshot(recordings: Path) -> dict[str, Any]:
 if __name__ == "__main__":
     import sys
 
-    source = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/exchange-recordings")
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else shared_recordings()
     document = build_snapshot(source)
     BUNDLED.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{BUNDLED}: {len(document['instruments'])} instruments", file=sys.stderr)

@@ -6,22 +6,17 @@ not share code with the parsers under test.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
+from streams.config import shared_recordings
 from streams.core.types import BookDelta
 from streams.sources.recording import RECV, RecordedEvent, read_recording_set
 from streams.venues.registry import get_venue
 
-RECORDINGS = Path(
-    os.environ.get(
-        "STREAMS_RECORDINGS",
-        Path(__file__).resolve().parents[2].parent / "shared/data/exchange-recordings",
-    )
-)
+RECORDINGS = shared_recordings()
 
 
 def recording(name: str) -> Path:
