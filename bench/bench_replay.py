@@ -91,7 +91,7 @@ def main() -> int:
         f"|---:|---:|---:|---:|---:|---:|\n"
         f"| {messages:,} | {len(result.imbalance):,} | {len(result.suggestions):,} | "
         f"{seconds:.1f} | {messages / seconds:,.0f} | {speedup:,.0f}x |\n\n"
-        f"Target (issue 8): >= 10x real time.\n{END}"
+        f"Target: >= 10x real time.\n{END}"
     )
     replace_section(DOCUMENT, "bench_replay", section)
     print(section)
