@@ -21,6 +21,7 @@ __all__ = [
     "BookDelta",
     "ContractSpec",
     "SourcePosition",
+    "check_id",
     "instrument_id",
 ]
 
@@ -142,8 +143,8 @@ class BookDelta:
             number = getattr(self, name)
             if number is not None and not _MIN_LONG <= number <= _MAX_LONG:
                 raise InvalidDeltaError(f"{self.instrument}: {name} {number} is not a 64-bit int")
-        _check_id("exchange", self.exchange)
-        _check_id("symbol", self.symbol)
+        check_id("exchange", self.exchange)
+        check_id("symbol", self.symbol)
         if len(self.bid_prices) != len(self.bid_sizes) or len(self.ask_prices) != len(
             self.ask_sizes
         ):
@@ -165,8 +166,9 @@ class BookDelta:
         return self
 
 
-def _check_id(name: str, value: str) -> None:
-    """Exchange and symbol become Kafka keys, table keys, file names and SQL values."""
+def check_id(name: str, value: str) -> None:
+    """Raise `InvalidDeltaError` unless `value` can be an exchange or symbol id: they become
+    Kafka keys, table keys, file names and SQL values."""
     if not (value and len(value) <= MAX_ID_BYTES and value.isprintable()) or (
         not value.isascii() and len(value.encode("utf-8", "replace")) > MAX_ID_BYTES
     ):

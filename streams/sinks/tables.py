@@ -8,11 +8,14 @@ migration must not change after it ran); a test compares the migrated tables wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
 
 from streams.codec import load_schema
+from streams.core.exceptions import InvalidDeltaError
+from streams.core.types import MAX_TIME_US, MIN_TIME_US, check_id
 from streams.sinks.exceptions import SinkError
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "Table",
     "arrow_schema",
     "pg_columns",
+    "unstorable",
 ]
 
 PARTITION_COLUMNS = ("exchange", "symbol")  # hive directories in Parquet, not file columns
@@ -43,6 +47,51 @@ class Table:
 IMBALANCE = Table(name="imbalance", id_field="record_id", schema_name="imbalance")
 SUGGESTIONS = Table(name="suggestions", id_field="suggestion_id", schema_name="suggestion")
 TABLES = (IMBALANCE, SUGGESTIONS)
+
+
+def unstorable(table: Table, row: dict[str, Any]) -> str | None:
+    """Why a decoded row cannot be stored by every sink, or None.
+
+    Avro carries any long and any text, but a Parquet date partition and a PostgreSQL timestamp
+    hold only years 1970..9999, an id becomes a directory name, and PostgreSQL text and jsonb
+    refuse NUL characters. The runner dead-letters such a row instead of failing its batch.
+    """
+    for name in (table.id_field, "exchange", "symbol"):
+        if not row.get(name):
+            return f"has an empty {name}"
+    for name in ("exchange", "symbol"):
+        try:
+            check_id(name, row[name])
+        except InvalidDeltaError as error:
+            return str(error)
+    for name in _timestamp_fields(table):
+        value = row.get(name)
+        if value is not None and not MIN_TIME_US <= value <= MAX_TIME_US:
+            return f"has {name} {value} outside the years 1970..9999"
+    for name, value in row.items():
+        if not isinstance(value, (int, float)) and value is not None and _has_nul(value):
+            return f"has a NUL character in {name}"
+    return None
+
+
+@cache
+def _timestamp_fields(table: Table) -> tuple[str, ...]:
+    return tuple(
+        field["name"]
+        for field in table.avro()["fields"]
+        if _split_nullable(field["type"])[0] == {"type": "long", "logicalType": "timestamp-micros"}
+    )
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(item) for item in value)
+    return False
+
 
 _ARROW_PRIMITIVES = {
     "string": pa.string(),

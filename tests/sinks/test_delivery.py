@@ -164,3 +164,32 @@ def test_malformed_values_go_to_the_dead_letter_topic_and_the_sink_keeps_going(
         assert headers["reason"].startswith(b"CodecError")
         assert headers["source.topic"] == sink_settings.topics.imbalance.encode()
     assert running.runner.stats.dead_letters == 2
+
+
+def test_rows_no_sink_can_store_are_dead_lettered_with_a_reason(
+    target: SinkTarget, sink_settings: Settings, codecs: TopicCodecs,
+    run_sink: Callable[..., RunningSink], group_id: str,
+) -> None:  # fmt: skip
+    good = make_records(IMBALANCE, 0, 10)
+    base = make_records(IMBALANCE, 100, 105, "bad")
+    unstorable = [
+        {**base[0], "event_time": 2**63 - 1},  # no date partition, no PostgreSQL timestamp
+        {**base[1], "receive_time": -(2**63)},
+        {**base[2], "symbol": "X\x00Y"},  # PostgreSQL text refuses NUL
+        {**base[3], "exchange": "E" * 300},  # no directory name that long
+        {**base[4], "symbol": ""},
+    ]
+    produce(sink_settings, IMBALANCE, good[:5], codecs)
+    produce(sink_settings, IMBALANCE, unstorable, codecs)
+    produce(sink_settings, IMBALANCE, good[5:], codecs)
+
+    running = run_sink(target.writer(), group_id, batch_size=4)
+    wait_until(lambda: _safe_count(target, IMBALANCE) >= len(good), 120, "the good rows")
+    running.close()
+
+    assert running.errors == []
+    _expect_exactly(target, {IMBALANCE: good})
+    dead = list(read_topic(sink_settings, sink_settings.topics.dead_letter))
+    assert len(dead) == len(unstorable)
+    reasons = sorted(dict(m.headers() or [])["reason"].decode() for m in dead)
+    assert all("cannot be stored" in reason for reason in reasons), reasons
