@@ -115,14 +115,23 @@ def make_consumer(settings: Settings, group_id: str, **overrides: Any) -> Consum
 
 
 class DeltaPublisher:
-    """Publish book deltas keyed by instrument id, surfacing every delivery error."""
+    """Publish book deltas keyed by instrument id, surfacing every delivery error.
+
+    A delta whose record exceeds the producer's message size limit (`message.max.bytes`, 1 MB,
+    below the broker's default `max.message.bytes`) can never be delivered: it goes to the
+    dead-letter topic (its key, no value, a `reason` header with its size) and publishing goes
+    on; `oversized` counts them. A broker whose limit is lower refuses whole batches, good
+    deltas with the bad: that stays a `DeliveryError` (docs/reliability.md).
+    """
 
     def __init__(self, settings: Settings, codecs: TopicCodecs, topic: str | None = None) -> None:
         self.topic = topic or settings.topics.book_deltas
+        self._dead_letter_topic = settings.topics.dead_letter
         self._codecs = codecs
         self._producer = make_producer(settings)
         self._errors: list[str] = []
         self.delivered = 0
+        self.oversized = 0
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -133,20 +142,36 @@ class DeltaPublisher:
     def publish(self, delta: BookDelta) -> None:
         value = self._codecs.encode_delta(delta)
         key = delta.instrument.encode()
+        try:
+            self._produce(self.topic, key, value, delta.event_time // 1000)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            self._dead_letter_oversized(key, len(value))
+        self._producer.poll(0)
+        self._raise_errors()
+
+    def _produce(
+        self, topic: str, key: bytes, value: bytes, timestamp_ms: int = 0,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:  # fmt: skip
         while True:
             try:
                 self._producer.produce(
-                    self.topic,
-                    value=value,
-                    key=key,
-                    timestamp=delta.event_time // 1000,
-                    on_delivery=self._on_delivery,
-                )
-                break
+                    topic, value=value, key=key, timestamp=timestamp_ms,
+                    on_delivery=self._on_delivery, headers=headers,  # type: ignore[arg-type]
+                )  # fmt: skip
+                return
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: wait for deliveries, then retry
-        self._producer.poll(0)
-        self._raise_errors()
+
+    def _dead_letter_oversized(self, key: bytes, size: int) -> None:
+        self.oversized += 1
+        reason = f"MSG_SIZE_TOO_LARGE: a book delta record of {size} bytes exceeds the limit"
+        log.warning("%s: %s; dead-lettered without its value", key.decode(errors="replace"),
+                    reason)  # fmt: skip
+        headers = [("reason", reason.encode()), ("source.topic", self.topic.encode())]
+        self._produce(self._dead_letter_topic, key, b"", headers=headers)
 
     def publish_many(self, deltas: Iterable[BookDelta]) -> int:
         count = 0
