@@ -192,7 +192,9 @@ def _utc_seconds_of_day(event_time_us: int) -> float:
 def test_the_report_reads_right_in_headless_chromium(
     audited: dict[str, Any], tmp_path: Path
 ) -> None:
-    result = _audit(audited["settings"], "--report", str(tmp_path), "--config", audited["config"])
+    result = _audit(
+        audited["settings"], "--report", str(tmp_path), "--config", audited["config"]
+    )
     assert result.returncode in (0, 1), result.stderr  # 1: another test corrupted a live record
     differences = [line for line in result.stdout.splitlines() if line.startswith("  ")]
     records: dict[str, list[int]] = {}
