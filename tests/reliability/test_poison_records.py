@@ -14,13 +14,14 @@ import math
 import re
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from streams.codec import TopicCodecs, delta_to_record
@@ -31,6 +32,7 @@ from streams.sinks.postgres import PostgresWriter
 from streams.sinks.tables import IMBALANCE, SUGGESTIONS
 from streams.transport import make_producer
 from tests.fixtures.workers import OutputCollector, WorkerFactory
+from tests.reliability.conftest import SEED
 from tests.reliability.helpers import dead_letters
 from tests.sinks.conftest import ParquetTarget, PostgresTarget, RunningSink
 
@@ -141,14 +143,15 @@ def _canary(index: int, partition: int) -> BookDelta:
 _SAMPLE = re.compile(r"^(streams_\w+)\{([^}]*)\}\s+(\S+)$", re.MULTILINE)
 
 
-def _metrics(port: int) -> dict[str, float]:
-    """Sum of each `streams_*` counter of the worker, over its labels."""
+def _metrics(port: int, by_label: bool = False) -> dict[str, float]:
+    """Sum of each `streams_*` counter of the worker, over its labels (or per label set)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()
     totals: dict[str, float] = {}
     for name, labels, value in _SAMPLE.findall(text):
         if 'role="worker"' in labels:
-            totals[name] = totals.get(name, 0.0) + float(value)
+            key = f"{name}{{{labels}}}" if by_label else name
+            totals[key] = totals.get(key, 0.0) + float(value)
     return totals
 
 
@@ -192,6 +195,7 @@ def test_poison_records_never_stop_a_partition_and_every_record_is_accounted_for
         max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )  # fmt: skip
+    @seed(SEED)  # STREAMS_TEST_RELIABILITY_SEED, like every random choice of these tests
     @given(st.lists(deltas(), min_size=BATCH, max_size=BATCH))
     def one_batch(generated: list[BookDelta]) -> None:
         index = len(batches)
@@ -258,8 +262,19 @@ def test_poison_records_never_stop_a_partition_and_every_record_is_accounted_for
         assert running.runner.stats.dead_letters == 0
     suggestions = {r["suggestion_id"] for r in parquet.rows(SUGGESTIONS)}
     assert suggestions == {r["suggestion_id"] for r in postgres.rows(SUGGESTIONS)}
+    kinds = ("core failed", "time", "sequence", "checksum", "price", "size", "exchange", "symbol")
+    reasons = Counter(
+        next((k for k in kinds if k in d.headers["reason"]), d.headers["reason"][:30])
+        for d in letters
+    )
+    drops = {
+        re.findall(r'reason="([^"]+)"', key)[0]: int(value)
+        for key, value in _metrics(worker.web_port, by_label=True).items()
+        if key.startswith("streams_dropped_total")
+    }
     print(
         f"\npoison records: {len(produced.coordinates)} in ({sum(batches)} generated), "
         f"{len(outputs)} imbalance records, {len(worker_letters)} dead letters, "
-        f"{dropped:.0f} counted drops; suggestions {len(suggestions)}"
+        f"{dropped:.0f} counted drops {drops}; suggestions {len(suggestions)}; "
+        f"dead-letter reasons {dict(reasons.most_common())}"
     )
