@@ -26,14 +26,15 @@ __all__ = [
 ]
 
 # What a delta may carry (`BookDelta.validate`). Prices and sizes keep every product of the
-# metrics finite (1e15 * 1e18 * 1,000 levels is far below 1.8e308); times are microseconds
-# within the years 1970..9999, what a date, a Parquet partition and a PostgreSQL timestamp hold;
-# ids are short printable text, as Kafka keys, file names and SQL values need.
+# metrics finite (1e15 * 1e18 * 1,000 levels is far below 1.8e308). Times are microseconds from
+# 1970 to a day short of the year 10000, so that a date, a Parquet partition and a PostgreSQL
+# timestamp hold them, shown in any time zone. Ids are short printable text, as Kafka keys, file
+# names and SQL values need.
 MIN_PRICE = 1e-12
 MAX_PRICE = 1e15
 MAX_SIZE = 1e18
 MIN_TIME_US = 0
-MAX_TIME_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+MAX_TIME_US = 253_402_214_399_999_999  # 9999-12-30T23:59:59.999999Z
 MAX_ID_BYTES = 64
 _MIN_LONG, _MAX_LONG = -(2**63), 2**63 - 1
 
@@ -137,7 +138,7 @@ class BookDelta:
         ):
             raise InvalidDeltaError(
                 f"{self.instrument}: event/receive time {self.event_time}/{self.receive_time} "
-                "is not microseconds within years 1970..9999"
+                "is not microseconds from 1970 to 9999-12-30"
             )
         for name in ("sequence", "prev_sequence", "checksum"):
             number = getattr(self, name)

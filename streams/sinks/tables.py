@@ -53,8 +53,9 @@ def unstorable(table: Table, row: dict[str, Any]) -> str | None:
     """Why a decoded row cannot be stored by every sink, or None.
 
     Avro carries any long and any text, but a Parquet date partition and a PostgreSQL timestamp
-    hold only years 1970..9999, an id becomes a directory name, and PostgreSQL text and jsonb
-    refuse NUL characters. The runner dead-letters such a row instead of failing its batch.
+    hold only years 1970..9999 (`MAX_TIME_US`), an id becomes a directory name, and PostgreSQL
+    text and jsonb refuse NUL characters. The runner dead-letters such a row instead of failing
+    its batch.
     """
     for name in (table.id_field, "exchange", "symbol"):
         if not row.get(name):
@@ -67,7 +68,7 @@ def unstorable(table: Table, row: dict[str, Any]) -> str | None:
     for name in _timestamp_fields(table):
         value = row.get(name)
         if value is not None and not MIN_TIME_US <= value <= MAX_TIME_US:
-            return f"has {name} {value} outside the years 1970..9999"
+            return f"has {name} {value} outside 1970 to 9999-12-30"
     for name, value in row.items():
         if not isinstance(value, (int, float)) and value is not None and _has_nul(value):
             return f"has a NUL character in {name}"
@@ -163,7 +164,14 @@ class PgColumn:
 
     def select_expression(self) -> str:
         if self.kind == "timestamp":
-            return f"timestamptz 'epoch' + {self.name} * interval '1 microsecond'"
+            # Exact: `n * interval '1 microsecond'` multiplies in float8, which rounds every time
+            # after 2255 (2**53 µs); whole days and the remainder are both exact, and `timestamp`
+            # (no zone) arithmetic ignores the session's time zone and its DST.
+            day = 86_400_000_000
+            return (
+                f"(timestamp 'epoch' + ({self.name} / {day}) * interval '1 day'"
+                f" + ({self.name} % {day}) * interval '1 microsecond') AT TIME ZONE 'UTC'"
+            )
         if self.kind == "json":
             return f"{self.name}::jsonb"
         return self.name

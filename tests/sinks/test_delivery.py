@@ -193,3 +193,29 @@ def test_rows_no_sink_can_store_are_dead_lettered_with_a_reason(
     assert len(dead) == len(unstorable)
     reasons = sorted(dict(m.headers() or [])["reason"].decode() for m in dead)
     assert all("cannot be stored" in reason for reason in reasons), reasons
+
+
+def test_timestamps_at_the_edges_are_stored_to_the_microsecond(
+    target: SinkTarget, sink_settings: Settings, codecs: TopicCodecs,
+    run_sink: Callable[..., RunningSink], group_id: str,
+) -> None:  # fmt: skip
+    """Past 2**53 µs (year 2255) a float8 product rounds: PostgreSQL's conversion must not."""
+    from streams.core.types import MAX_TIME_US, MIN_TIME_US
+
+    edges = [MIN_TIME_US, 1, 2**53 + 1, 2**53 + 3, 7_999_999_999_999_999, MAX_TIME_US]
+    base = make_records(IMBALANCE, 0, len(edges), "edge")
+    records = [
+        {**record, "event_time": at, "receive_time": at}
+        for record, at in zip(base, edges, strict=True)
+    ]
+    produce(sink_settings, IMBALANCE, records, codecs)
+
+    running = run_sink(target.writer(), group_id, batch_size=100)
+    wait_until(lambda: _safe_count(target, IMBALANCE) >= len(records), 120, "the edge rows")
+    running.close()
+
+    assert running.errors == []
+    stored = {
+        row["record_id"]: (row["event_time"], row["receive_time"]) for row in target.rows(IMBALANCE)
+    }
+    assert stored == {r["record_id"]: (r["event_time"], r["receive_time"]) for r in records}
