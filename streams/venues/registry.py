@@ -20,8 +20,10 @@ from streams.venues.bybit import BybitParser
 from streams.venues.coinbase import CoinbaseParser
 from streams.venues.deribit import DeribitParser
 from streams.venues.exceptions import UnknownVenueError
+from streams.venues.hyperliquid import HyperliquidParser
 from streams.venues.kraken import KrakenParser
 from streams.venues.kraken_futures import KrakenFuturesParser
+from streams.venues.kucoin import KucoinParser
 from streams.venues.okx import OkcoinParser, OkxParser
 
 __all__ = ["CAPABILITIES", "VENUES", "get_venue", "venue_names"]
@@ -36,8 +38,10 @@ VENUES: dict[str, Callable[[str], VenueParser]] = {
         BybitParser,
         CoinbaseParser,
         DeribitParser,
+        HyperliquidParser,
         KrakenParser,
         KrakenFuturesParser,
+        KucoinParser,
         OkxParser,
         OkcoinParser,
     )
