@@ -18,8 +18,10 @@ from streams.venues.binance import (
 )
 from streams.venues.bybit import BybitParser
 from streams.venues.coinbase import CoinbaseParser
+from streams.venues.cryptocom import CryptoComParser
 from streams.venues.deribit import DeribitParser
 from streams.venues.exceptions import UnknownVenueError
+from streams.venues.huobi import HuobiParser
 from streams.venues.hyperliquid import HyperliquidParser
 from streams.venues.kraken import KrakenParser
 from streams.venues.kraken_futures import KrakenFuturesParser
@@ -37,7 +39,9 @@ VENUES: dict[str, Callable[[str], VenueParser]] = {
         BinanceDeliveryParser,
         BybitParser,
         CoinbaseParser,
+        CryptoComParser,
         DeribitParser,
+        HuobiParser,
         HyperliquidParser,
         KrakenParser,
         KrakenFuturesParser,

@@ -46,6 +46,8 @@ VENUE_RECORDINGS = {
     "KRAKEN": "KRAKEN.ws.50.0",
     "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0",
     "KUCOIN": "KUCOIN.ws.1.0",
+    "HUOBI": "HUOBI.ws.44.0",
+    "CRYPTO.COM": "CRYPTO.COM.jsonl.zst",
     "HYPERLIQUID": str(hyperliquid.FIXTURE),  # no recording: real archive books, live format
     "OKX": "OKX.ws.1.0",
     "OKCOIN": "OKCOIN.ws.1.0",
