@@ -60,6 +60,7 @@ class Capabilities:
     snapshot_source: str  # SnapshotSource.REST or SnapshotSource.WEBSOCKET
     max_subscriptions: int | None  # per connection; None where the venue documents no count
     connection_sequence: bool = False  # one number across every channel of a connection
+    snapshots_only: bool = False  # every push is a top-N book: published as its differences
     docs: str = ""  # the official documentation page, by name
 
 

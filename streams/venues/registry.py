@@ -18,10 +18,14 @@ from streams.venues.binance import (
 )
 from streams.venues.bybit import BybitParser
 from streams.venues.coinbase import CoinbaseParser
+from streams.venues.cryptocom import CryptoComParser
 from streams.venues.deribit import DeribitParser
 from streams.venues.exceptions import UnknownVenueError
+from streams.venues.huobi import HuobiParser
+from streams.venues.hyperliquid import HyperliquidParser
 from streams.venues.kraken import KrakenParser
 from streams.venues.kraken_futures import KrakenFuturesParser
+from streams.venues.kucoin import KucoinParser
 from streams.venues.okx import OkcoinParser, OkxParser
 
 __all__ = ["CAPABILITIES", "VENUES", "get_venue", "venue_names"]
@@ -35,9 +39,13 @@ VENUES: dict[str, Callable[[str], VenueParser]] = {
         BinanceDeliveryParser,
         BybitParser,
         CoinbaseParser,
+        CryptoComParser,
         DeribitParser,
+        HuobiParser,
+        HyperliquidParser,
         KrakenParser,
         KrakenFuturesParser,
+        KucoinParser,
         OkxParser,
         OkcoinParser,
     )

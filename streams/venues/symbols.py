@@ -30,6 +30,7 @@ QUOTE_ASSETS = tuple(
             "TUSD",
             "FDUSD",
             "USD",
+            "HUSD",
             "EUR",
             "GBP",
             "TRY",
