@@ -56,7 +56,7 @@ class Capabilities:
 
     exchange: str
     sequence_rule: SequenceRule
-    checksum: str | None  # "KRAKEN", "OKX" or None
+    checksum: str | None  # "KRAKEN", "OKX", "BITFINEX" or None
     snapshot_source: str  # SnapshotSource.REST or SnapshotSource.WEBSOCKET
     max_subscriptions: int | None  # per connection; None where the venue documents no count
     connection_sequence: bool = False  # one number across every channel of a connection
@@ -69,13 +69,16 @@ class VenueUpdate:
     """One parsed book packet plus what sync needs beyond the delta.
 
     `first_sequence` is Binance's U. `raw_bids`/`raw_asks` keep the venue's original decimal text,
-    only for checksum venues: floats lose the trailing zeros the checksum covers.
+    only for checksum venues: floats lose the trailing zeros the checksum covers. `checksum_only`
+    marks a frame that carries nothing but the checksum of the book so far (Bitfinex `cs`): it is
+    verified, never published.
     """
 
     delta: BookDelta
     first_sequence: int | None = None
     raw_bids: RawLevels = ()
     raw_asks: RawLevels = ()
+    checksum_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

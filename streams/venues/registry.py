@@ -16,6 +16,7 @@ from streams.venues.binance import (
     BinanceSpotParser,
     BinanceUsParser,
 )
+from streams.venues.bitfinex import BitfinexParser
 from streams.venues.bybit import BybitParser
 from streams.venues.coinbase import CoinbaseParser
 from streams.venues.cryptocom import CryptoComParser
@@ -37,6 +38,7 @@ VENUES: dict[str, Callable[[str], VenueParser]] = {
         BinanceUsParser,
         BinanceFuturesParser,
         BinanceDeliveryParser,
+        BitfinexParser,
         BybitParser,
         CoinbaseParser,
         CryptoComParser,

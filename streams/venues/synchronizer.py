@@ -200,6 +200,8 @@ class BookSynchronizer:
                     self._carry_out(state, key, state.sync.on_checksum_mismatch(detail), output)
                     return
                 self.counters.checksums_verified += 1
+        if update.checksum_only:
+            return  # it carries no level: nothing to publish
         # Chain published packets so a consumer can check continuity without venue rules.
         previous = None if delta.is_snapshot else state.last_published
         if delta.prev_sequence != previous:

@@ -17,7 +17,7 @@ from streams.core.types import BookDelta
 from streams.sources.raw import DeltaReader
 from streams.sources.recording import RECV, RecordedEvent, read_recording_set
 from streams.venues.registry import get_venue
-from tests.fixtures import hyperliquid
+from tests.fixtures import bitfinex, hyperliquid
 
 RECORDINGS = shared_recordings()
 
@@ -40,6 +40,7 @@ VENUE_RECORDINGS = {
     "BINANCE_US": "BINANCE_US.ws.1.0",
     "BINANCE_FUTURES": "BINANCE_FUTURES.ws.1.0",
     "BINANCE_DELIVERY": "BINANCE_DELIVERY.ws.1.0",
+    "BITFINEX": str(bitfinex.FIXTURE),  # the recording with the checksum frames it lacks
     "BYBIT": "BYBIT.jsonl.zst",
     "COINBASE": "COINBASE.jsonl.zst",
     "DERIBIT": "DERIBIT.ws.1.0",
