@@ -17,6 +17,7 @@ from streams.venues.binance import (
     BinanceUsParser,
 )
 from streams.venues.bitfinex import BitfinexParser
+from streams.venues.bitstamp import BitstampParser
 from streams.venues.bybit import BybitParser
 from streams.venues.coinbase import CoinbaseParser
 from streams.venues.cryptocom import CryptoComParser
@@ -39,6 +40,7 @@ VENUES: dict[str, Callable[[str], VenueParser]] = {
         BinanceFuturesParser,
         BinanceDeliveryParser,
         BitfinexParser,
+        BitstampParser,
         BybitParser,
         CoinbaseParser,
         CryptoComParser,

@@ -41,6 +41,7 @@ VENUE_RECORDINGS = {
     "BINANCE_FUTURES": "BINANCE_FUTURES.ws.1.0",
     "BINANCE_DELIVERY": "BINANCE_DELIVERY.ws.1.0",
     "BITFINEX": str(bitfinex.FIXTURE),  # the recording with the checksum frames it lacks
+    "BITSTAMP": "BITSTAMP.ws.1.0",
     "BYBIT": "BYBIT.jsonl.zst",
     "COINBASE": "COINBASE.jsonl.zst",
     "DERIBIT": "DERIBIT.ws.1.0",
