@@ -28,6 +28,7 @@ from streams.venues.base import (
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
+from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset
 
 __all__ = ["KucoinParser", "websocket_url"]
@@ -55,6 +56,19 @@ def _levels(changes: Sequence[Sequence[Any]]) -> tuple[tuple[float, ...], tuple[
     return parse_levels(change for change in changes if float(change[0]) != 0.0)
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from `GET /api/v1/symbols` (spot pairs)."""
+    for item in body.get("data", []):
+        symbol = item["symbol"]
+        at = f"data[symbol={symbol}]"
+        base, quote = asset(item["baseCurrency"]), asset(item["quoteCurrency"])
+        build.add(symbol, {
+            "kind": ("spot", "(spot symbols)"), "base": (base, f"{at}.baseCurrency"),
+            "quote": (quote, f"{at}.quoteCurrency"), "settlement": (quote, f"{at}.quoteCurrency"),
+            "tick_size": (positive_number(item.get("priceIncrement")), f"{at}.priceIncrement"),
+        })  # fmt: skip
+
+
 class KucoinParser(BaseVenueParser):
     """`{"type":"message","subject":"trade.l2update","data":{sequenceStart,sequenceEnd,..}}`."""
 
@@ -66,6 +80,8 @@ class KucoinParser(BaseVenueParser):
         max_subscriptions=MAX_TOPICS,
         docs="KuCoin API: Spot WebSocket, Level2 Market Data (calibration procedure)",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = ("https://api.kucoin.com/api/v1/symbols",)
+    read_instruments = staticmethod(read_instruments)
 
     def __init__(self, endpoint: str = "") -> None:
         self.endpoint = endpoint
