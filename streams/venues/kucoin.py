@@ -5,7 +5,7 @@ updates, fetch the REST order book (its `sequence`), drop updates up to it, then
 `sequenceStart` must follow the previous `sequenceEnd`. That is Binance spot's bridge and chain
 (U = sequenceStart, u = sequenceEnd), so the same `SequenceRule` serves. A change priced "0" only
 advances the sequence ("ignore the price, update the sequence"); it carries no level. The socket
-URL comes with a token from `POST /api/v1/bullet-public` (`websocket_url`).
+URL comes with a token from `POST /api/v1/bullet-public` (`bullet_websocket_url`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from streams.venues.exceptions import ParseError
 from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset
 
-__all__ = ["KucoinParser", "websocket_url"]
+__all__ = ["BULLET_URL", "KucoinParser", "bullet_websocket_url"]
 
 TOPIC = "/market/level2:"
 MAX_TOPICS = 100  # "exceed max subscription count limitation of 100 per session" (error 509)
@@ -40,7 +40,7 @@ REST_URL = "https://api.kucoin.com/api/v3/market/orderbook/level2"
 BULLET_URL = "https://api.kucoin.com/api/v1/bullet-public"
 
 
-def websocket_url(bullet_body: str | bytes, connect_id: str) -> str:
+def bullet_websocket_url(bullet_body: str | bytes, connect_id: str) -> str:
     """The socket address from a `bullet-public` response: first server, its token, an id."""
     try:
         data = load_json(bullet_body)["data"]
@@ -83,8 +83,10 @@ class KucoinParser(BaseVenueParser):
     instrument_endpoints: ClassVar[tuple[str, ...]] = ("https://api.kucoin.com/api/v1/symbols",)
     read_instruments = staticmethod(read_instruments)
 
+    websocket_url: ClassVar[str] = "wss://ws-api-spot.kucoin.com/"  # plus ?token= from BULLET_URL
+
     def __init__(self, endpoint: str = "") -> None:
-        self.endpoint = endpoint
+        self.endpoint = endpoint or self.websocket_url
 
     @staticmethod
     def normalise(venue_symbol: str) -> str:
