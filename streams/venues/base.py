@@ -19,6 +19,7 @@ from streams.core.sync import SequenceRule
 from streams.core.types import BookDelta
 from streams.venues.checksum import ChecksumBook
 from streams.venues.exceptions import ParseError
+from streams.venues.specs import SpecBuilder
 
 __all__ = [
     "EMPTY",
@@ -99,6 +100,11 @@ class VenueParser(Protocol):
     @property
     def capabilities(self) -> Capabilities: ...
 
+    @property
+    def instrument_endpoints(self) -> tuple[str, ...]: ...
+
+    def read_instruments(self, build: SpecBuilder, body: Any) -> None: ...
+
     def parse(self, frame: str | bytes, receive_time_us: int) -> ParseResult: ...
 
     def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]: ...
@@ -123,6 +129,10 @@ class BaseVenueParser:
 
     capabilities: ClassVar[Capabilities]
     endpoint: str = ""
+    instrument_endpoints: ClassVar[tuple[str, ...]] = ()  # public REST lists of contract specs
+
+    def read_instruments(self, build: SpecBuilder, body: Any) -> None:
+        """Add the specs of one instrument-endpoint response to `build` (default: none known)."""
 
     def parse(self, frame: str | bytes, receive_time_us: int) -> ParseResult:
         """Parse one frame; any malformed content becomes a `ParseError`."""

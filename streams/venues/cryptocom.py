@@ -25,6 +25,7 @@ from streams.venues.base import (
     make_delta,
     parse_levels,
 )
+from streams.venues.specs import SpecBuilder
 from streams.venues.symbols import asset
 
 __all__ = ["DEPTH", "CryptoComParser", "heartbeat_reply"]
@@ -40,6 +41,20 @@ def heartbeat_reply(message: Any) -> str | None:
     return None
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from `public/get-instruments` (spot; tick = 10^-price_decimals)."""
+    for item in body.get("result", {}).get("instruments", []):
+        name = item["instrument_name"]
+        at = f"result.instruments[instrument_name={name}]"
+        base, quote = asset(item["base_currency"]), asset(item["quote_currency"])
+        build.add(name, {
+            "kind": ("spot", "(v2 instruments are spot pairs)"),
+            "base": (base, f"{at}.base_currency"), "quote": (quote, f"{at}.quote_currency"),
+            "settlement": (quote, f"{at}.quote_currency"),
+            "tick_size": (10.0 ** -int(item["price_decimals"]), f"{at}.price_decimals"),
+        })  # fmt: skip
+
+
 class CryptoComParser(BaseVenueParser):
     """`{"method":"subscribe","result":{"channel":"book","instrument_name":..,"data":[{..}]}}`."""
 
@@ -52,6 +67,10 @@ class CryptoComParser(BaseVenueParser):
         snapshots_only=True,
         docs="Crypto.com Exchange API v2: Websocket Subscriptions (book); Websocket Heartbeats",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://api.crypto.com/v2/public/get-instruments",
+    )
+    read_instruments = staticmethod(read_instruments)
     websocket_url: ClassVar[str] = "wss://stream.crypto.com/v2/market"
 
     def __init__(self, endpoint: str = "") -> None:

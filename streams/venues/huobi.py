@@ -27,13 +27,15 @@ from streams.venues.base import (
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
-from streams.venues.symbols import split_concatenated
+from streams.venues.specs import SpecBuilder
+from streams.venues.symbols import asset, split_concatenated
 
 __all__ = ["DEPTH", "HuobiParser", "inflate", "pong_message"]
 
 CHANNEL = "market.{symbol}.depth.step0"
 DEPTH = 150  # levels per side in every push
 _GZIP = b"\x1f\x8b"
+HUSD = "HUSD"
 
 
 def inflate(frame: str | bytes) -> str | bytes:
@@ -55,6 +57,20 @@ def pong_message(ping: Any) -> str:
     return json.dumps({"pong": ping})
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from `GET /v1/common/symbols` (spot pairs; tick = 10^-price-precision)."""
+    for item in body.get("data", []):
+        symbol = item["symbol"]
+        at = f"data[symbol={symbol}]"
+        base, quote = asset(item["base-currency"]), asset(item["quote-currency"])
+        build.add(symbol, {
+            "kind": ("spot", "(spot symbols)"), "base": (base, f"{at}.base-currency"),
+            "quote": (quote, f"{at}.quote-currency"),
+            "settlement": (quote, f"{at}.quote-currency"),
+            "tick_size": (10.0 ** -int(item["price-precision"]), f"{at}.price-precision"),
+        })  # fmt: skip
+
+
 class HuobiParser(BaseVenueParser):
     """`{"ch":"market.btcusdt.depth.step0","ts":ms,"tick":{"bids","asks","version","ts"}}`."""
 
@@ -67,6 +83,8 @@ class HuobiParser(BaseVenueParser):
         snapshots_only=True,
         docs="HTX (Huobi) Spot API: Websocket Market Data, Market Depth; Heartbeat",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = ("https://api.huobi.pro/v1/common/symbols",)
+    read_instruments = staticmethod(read_instruments)
     websocket_url: ClassVar[str] = "wss://api.huobi.pro/ws"
 
     def __init__(self, endpoint: str = "") -> None:
@@ -74,8 +92,12 @@ class HuobiParser(BaseVenueParser):
 
     @staticmethod
     def normalise(venue_symbol: str) -> str:
-        """btcusdt -> BTC-USDT (by the longest known quote)."""
-        base, quote = split_concatenated(venue_symbol)
+        """btcusdt -> BTC-USDT (by the longest known quote); HUSD, Huobi's own stablecoin, is
+        a quote here only (elsewhere BCHUSD is BCH-USD)."""
+        upper = venue_symbol.upper()
+        if upper.endswith(HUSD) and len(upper) > len(HUSD):
+            return f"{asset(upper[: -len(HUSD)])}-{HUSD}"
+        base, quote = split_concatenated(upper)
         return f"{base}-{quote}" if quote else base
 
     def parse(self, frame: str | bytes, receive_time_us: int) -> ParseResult:

@@ -5,7 +5,7 @@ updates, fetch the REST order book (its `sequence`), drop updates up to it, then
 `sequenceStart` must follow the previous `sequenceEnd`. That is Binance spot's bridge and chain
 (U = sequenceStart, u = sequenceEnd), so the same `SequenceRule` serves. A change priced "0" only
 advances the sequence ("ignore the price, update the sequence"); it carries no level. The socket
-URL comes with a token from `POST /api/v1/bullet-public` (`websocket_url`).
+URL comes with a token from `POST /api/v1/bullet-public` (`bullet_websocket_url`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from streams.venues.base import (
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
+from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset
 
-__all__ = ["KucoinParser", "websocket_url"]
+__all__ = ["BULLET_URL", "KucoinParser", "bullet_websocket_url"]
 
 TOPIC = "/market/level2:"
 MAX_TOPICS = 100  # "exceed max subscription count limitation of 100 per session" (error 509)
@@ -39,7 +40,7 @@ REST_URL = "https://api.kucoin.com/api/v3/market/orderbook/level2"
 BULLET_URL = "https://api.kucoin.com/api/v1/bullet-public"
 
 
-def websocket_url(bullet_body: str | bytes, connect_id: str) -> str:
+def bullet_websocket_url(bullet_body: str | bytes, connect_id: str) -> str:
     """The socket address from a `bullet-public` response: first server, its token, an id."""
     try:
         data = load_json(bullet_body)["data"]
@@ -55,6 +56,19 @@ def _levels(changes: Sequence[Sequence[Any]]) -> tuple[tuple[float, ...], tuple[
     return parse_levels(change for change in changes if float(change[0]) != 0.0)
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from `GET /api/v1/symbols` (spot pairs)."""
+    for item in body.get("data", []):
+        symbol = item["symbol"]
+        at = f"data[symbol={symbol}]"
+        base, quote = asset(item["baseCurrency"]), asset(item["quoteCurrency"])
+        build.add(symbol, {
+            "kind": ("spot", "(spot symbols)"), "base": (base, f"{at}.baseCurrency"),
+            "quote": (quote, f"{at}.quoteCurrency"), "settlement": (quote, f"{at}.quoteCurrency"),
+            "tick_size": (positive_number(item.get("priceIncrement")), f"{at}.priceIncrement"),
+        })  # fmt: skip
+
+
 class KucoinParser(BaseVenueParser):
     """`{"type":"message","subject":"trade.l2update","data":{sequenceStart,sequenceEnd,..}}`."""
 
@@ -66,9 +80,13 @@ class KucoinParser(BaseVenueParser):
         max_subscriptions=MAX_TOPICS,
         docs="KuCoin API: Spot WebSocket, Level2 Market Data (calibration procedure)",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = ("https://api.kucoin.com/api/v1/symbols",)
+    read_instruments = staticmethod(read_instruments)
+
+    websocket_url: ClassVar[str] = "wss://ws-api-spot.kucoin.com/"  # plus ?token= from BULLET_URL
 
     def __init__(self, endpoint: str = "") -> None:
-        self.endpoint = endpoint
+        self.endpoint = endpoint or self.websocket_url
 
     @staticmethod
     def normalise(venue_symbol: str) -> str:

@@ -30,7 +30,6 @@ QUOTE_ASSETS = tuple(
             "TUSD",
             "FDUSD",
             "USD",
-            "HUSD",
             "EUR",
             "GBP",
             "TRY",

@@ -9,7 +9,8 @@ import pytest
 from streams.sources.raw import DeltaReader
 from streams.sources.recording import HTTP, RECV
 from streams.venues.exceptions import ParseError
-from streams.venues.kucoin import websocket_url
+from streams.venues.instruments import parse_instruments
+from streams.venues.kucoin import bullet_websocket_url
 from streams.venues.registry import get_venue
 from tests.connectors.helpers import ReferenceBook, events, recording, rejections
 
@@ -125,10 +126,21 @@ def test_snapshot_errors_and_the_bullet_token() -> None:
     with pytest.raises(ParseError, match="code 400003"):
         parser.parse_snapshot('{"code":"400003","msg":"KC-API-KEY not exists"}', "BTC-USDT", 1)
     assert (
-        websocket_url(json.dumps(bullet), "c1")
+        bullet_websocket_url(json.dumps(bullet), "c1")
         == "wss://ws-api-spot.kucoin.com/?token=T&connectId=c1"
     )
     assert (
         json.loads(parser.subscribe_messages(["A-B", "C-D"])[0])["topic"]
         == "/market/level2:A-B,C-D"
     )
+
+
+def test_contract_specs_from_the_recorded_symbol_list() -> None:
+    ((url, body),) = [(e.address, e.data) for e in events("KUCOIN.0") if e.kind == HTTP]
+
+    entries = {entry.instrument: entry for entry in parse_instruments("KUCOIN", url, body)}
+
+    spec = entries["KUCOIN:BCHSV-USDT"].spec
+    assert (spec.kind, spec.base, spec.quote, spec.contract_size) == ("spot", "BSV", "USDT", 1.0)
+    assert spec.tick_size == 0.001
+    assert entries["KUCOIN:BCHSV-USDT"].sources["tick_size"].endswith("priceIncrement")

@@ -11,12 +11,14 @@ import json
 
 import pytest
 
+from streams.sources.recording import HTTP
 from streams.venues.cryptocom import heartbeat_reply
 from streams.venues.exceptions import ParseError
 from streams.venues.huobi import inflate, pong_message
+from streams.venues.instruments import parse_instruments
 from streams.venues.registry import CAPABILITIES, get_venue
 from streams.venues.synchronizer import BookSynchronizer
-from tests.connectors.helpers import VENUE_RECORDINGS, ReferenceBook, frames, rejections
+from tests.connectors.helpers import VENUE_RECORDINGS, ReferenceBook, events, frames, rejections
 
 pytestmark = pytest.mark.unit
 
@@ -93,3 +95,26 @@ def test_cryptocom_heartbeat_and_subscriptions() -> None:
     assert heartbeat_reply({"method": "subscribe"}) is None
     subscribe = json.loads(parser.subscribe_messages(["MATIC_USDT", "HNT_USDT"])[0])
     assert subscribe["params"]["channels"] == ["book.MATIC_USDT.150", "book.HNT_USDT.150"]
+
+
+@pytest.mark.parametrize(
+    ("venue", "metadata", "instrument", "tick"),
+    [
+        ("HUOBI", "HUOBI.0", "HUOBI:YFI-HUSD", 0.01),
+        ("CRYPTO.COM", "CRYPTO.COM.jsonl.zst", "CRYPTO.COM:MATIC-USDT", 1e-5),
+    ],
+)
+def test_contract_specs_from_the_recorded_instrument_list(
+    venue: str, metadata: str, instrument: str, tick: float
+) -> None:
+    entries = {
+        entry.instrument: entry
+        for event in events(metadata)
+        if event.kind == HTTP
+        for entry in parse_instruments(venue, event.address, event.data)
+    }
+
+    spec = entries[instrument].spec
+    assert (spec.kind, spec.contract_size, spec.settlement) == ("spot", 1.0, spec.quote)
+    assert spec.tick_size == pytest.approx(tick)
+    assert set(entries[instrument].sources) >= {"kind", "base", "quote", "tick_size"}
