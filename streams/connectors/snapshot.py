@@ -32,6 +32,8 @@ def build_snapshot(recordings: Path) -> dict[str, Any]:
         "KUCOIN": "KUCOIN.ws.1.0",
         "HUOBI": "HUOBI.ws.44.0",
         "CRYPTO.COM": "CRYPTO.COM.jsonl.zst",
+        "BITFINEX": "BITFINEX.ws.11.0",
+        "BITSTAMP": "BITSTAMP.ws.1.0",
     }  # fmt: skip
     metadata = {venue: [f"{venue}.0"] for venue in books}
     metadata["BYBIT"] = ["BYBIT.jsonl.zst"]

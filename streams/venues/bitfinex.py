@@ -32,6 +32,7 @@ from streams.venues.base import (
 )
 from streams.venues.checksum import ChecksumBook
 from streams.venues.okx import to_signed_32
+from streams.venues.specs import SpecBuilder
 from streams.venues.symbols import asset
 
 __all__ = ["BitfinexParser", "bitfinex_checksum"]
@@ -86,6 +87,28 @@ def _name(code: str) -> str:
     return asset(ALIASES.get(code.upper(), code))
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Specs from the `pub:list:pair:exchange` (spot) and `pub:list:pair:futures` (perpetual)
+    lists: names only, so base and quote come from the pair and no tick is published."""
+    list_name = build.url.rsplit("/", 1)[-1]
+    perpetual = list_name.endswith(("future", "futures"))
+    if not (perpetual or list_name.endswith("exchange")):
+        return  # the currency list
+    for pair in body[0]:
+        symbol = "t" + pair
+        at = f"{list_name}[{pair}]"
+        try:
+            base, quote = build.name(symbol).split("-")[:2]
+        except ValueError:
+            continue
+        build.add(symbol, {
+            "kind": ("linear" if perpetual else "spot", f"{at} ({list_name})"),
+            "base": (base, f"{at} (pair)"), "quote": (quote, f"{at} (pair)"),
+            "settlement": (quote, f"{at} (settles in the quote)"),
+            "contract_size": (1.0, "(amounts are base units)"), "tick_size": (None, "(none)"),
+        })  # fmt: skip
+
+
 class BitfinexParser(BaseVenueParser):
     """Events are objects (`subscribed` names a channel id); data frames are `[chanId, ...]`."""
 
@@ -98,6 +121,11 @@ class BitfinexParser(BaseVenueParser):
         connection_sequence=True,
         docs="Bitfinex API v2: WebSocket Books; WebSocket General (conf flags); WebSocket Checksum",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = tuple(
+        f"https://api-pub.bitfinex.com/v2/conf/pub:list:pair:{kind}"
+        for kind in ("exchange", "futures")
+    )
+    read_instruments = staticmethod(read_instruments)
 
     def __init__(self, endpoint: str = "") -> None:
         self.endpoint = endpoint or WEBSOCKET_URL

@@ -26,6 +26,7 @@ from streams.venues.base import (
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
+from streams.venues.specs import SpecBuilder
 from streams.venues.symbols import asset
 
 __all__ = ["BitstampParser"]
@@ -36,6 +37,19 @@ REST_URL = "https://www.bitstamp.net/api/v2/order_book/"
 # Bitstamp's quote currencies (trading-pairs-info), longest first: a wider list misreads
 # "ethusd" as ET-HUSD.
 QUOTES = ("USDT", "USDC", "EUR", "USD", "GBP", "BTC", "ETH", "PAX")
+
+
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Spot specs from `trading-pairs-info`: the pair's name, its tick from `counter_decimals`."""
+    for item in body:
+        symbol = item["url_symbol"]
+        at = f"[url_symbol={symbol}]"
+        base, quote = (asset(part) for part in item["name"].split("/"))
+        build.add(symbol, {
+            "kind": ("spot", f"{at} (spot pairs)"), "base": (base, f"{at}.name"),
+            "quote": (quote, f"{at}.name"), "settlement": (quote, f"{at}.name (spot)"),
+            "tick_size": (10.0 ** -int(item["counter_decimals"]), f"{at}.counter_decimals"),
+        })  # fmt: skip
 
 
 class BitstampParser(BaseVenueParser):
@@ -49,6 +63,10 @@ class BitstampParser(BaseVenueParser):
         max_subscriptions=None,
         docs="Bitstamp WebSocket API v2: Channels (diff order book); HTTP API: Order book",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://www.bitstamp.net/api/v2/trading-pairs-info/",
+    )
+    read_instruments = staticmethod(read_instruments)
 
     def __init__(self, endpoint: str = "") -> None:
         self.endpoint = endpoint or WEBSOCKET_URL

@@ -8,8 +8,9 @@ import zlib
 import pytest
 
 from streams.sources.raw import DeltaReader
-from streams.sources.recording import RECV
+from streams.sources.recording import HTTP, RECV, read_recording
 from streams.venues.bitfinex import bitfinex_checksum
+from streams.venues.instruments import parse_instruments
 from streams.venues.registry import get_venue
 from tests.connectors.helpers import ReferenceBook, events, recording, rejections
 from tests.fixtures import bitfinex
@@ -102,3 +103,17 @@ def test_symbols_and_subscription() -> None:
     unsubscribe, subscribe = (json.loads(m) for m in parser.resubscribe_messages("tBTCUSD"))
     assert unsubscribe == {"event": "unsubscribe", "chanId": 7}
     assert subscribe["symbol"] == "tBTCUSD"
+
+
+def test_contract_specs_from_the_recorded_pair_lists() -> None:
+    entries = {
+        entry.instrument: entry.spec
+        for event in read_recording(recording("BITFINEX.0"))
+        if event.kind == HTTP
+        for entry in parse_instruments("BITFINEX", event.address, event.data)
+    }
+
+    assert entries["BITFINEX:BTC-USDT-PERP"].kind == "linear"
+    assert entries["BITFINEX:AAVE-USDT"].settlement == "USDT"
+    assert entries["BITFINEX:IOTA-ETH"].kind == "spot"
+    assert "BITFINEX:TESTBTC-TESTUSD" in entries

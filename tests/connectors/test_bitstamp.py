@@ -7,8 +7,9 @@ import json
 import pytest
 
 from streams.sources.raw import DeltaReader
-from streams.sources.recording import HTTP, RECV
+from streams.sources.recording import HTTP, RECV, read_recording
 from streams.venues.exceptions import ParseError
+from streams.venues.instruments import parse_instruments
 from streams.venues.registry import get_venue
 from tests.connectors.helpers import ReferenceBook, events, recording, rejections
 
@@ -110,3 +111,16 @@ def test_snapshot_url_and_errors() -> None:
     assert json.loads(message) == {
         "event": "bts:subscribe", "data": {"channel": "diff_order_book_ethusd"}
     }  # fmt: skip
+
+
+def test_contract_specs_from_the_recorded_pair_list() -> None:
+    entries = {
+        entry.instrument: entry.spec
+        for event in read_recording(recording("BITSTAMP.0"))
+        if event.kind == HTTP
+        for entry in parse_instruments("BITSTAMP", event.address, event.data)
+    }
+
+    usdt = entries["BITSTAMP:USDT-USD"]
+    assert (usdt.kind, usdt.base, usdt.quote, usdt.tick_size) == ("spot", "USDT", "USD", 1e-05)
+    assert entries["BITSTAMP:ETH-USD"].tick_size == 0.01
