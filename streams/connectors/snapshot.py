@@ -34,6 +34,7 @@ def build_snapshot(recordings: Path) -> dict[str, Any]:
         "CRYPTO.COM": "CRYPTO.COM.jsonl.zst",
         "BITFINEX": "BITFINEX.ws.11.0",
         "BITSTAMP": "BITSTAMP.ws.1.0",
+        "GEMINI": "GEMINI.ws.1.0",
     }  # fmt: skip
     metadata = {venue: [f"{venue}.0"] for venue in books}
     metadata["BYBIT"] = ["BYBIT.jsonl.zst"]

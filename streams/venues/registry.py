@@ -23,6 +23,7 @@ from streams.venues.coinbase import CoinbaseParser
 from streams.venues.cryptocom import CryptoComParser
 from streams.venues.deribit import DeribitParser
 from streams.venues.exceptions import UnknownVenueError
+from streams.venues.gemini import GeminiParser
 from streams.venues.huobi import HuobiParser
 from streams.venues.hyperliquid import HyperliquidParser
 from streams.venues.kraken import KrakenParser
@@ -45,6 +46,7 @@ VENUES: dict[str, Callable[[str], VenueParser]] = {
         CoinbaseParser,
         CryptoComParser,
         DeribitParser,
+        GeminiParser,
         HuobiParser,
         HyperliquidParser,
         KrakenParser,

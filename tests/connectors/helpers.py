@@ -45,6 +45,7 @@ VENUE_RECORDINGS = {
     "BYBIT": "BYBIT.jsonl.zst",
     "COINBASE": "COINBASE.jsonl.zst",
     "DERIBIT": "DERIBIT.ws.1.0",
+    "GEMINI": "GEMINI.ws.1.0",
     "KRAKEN": "KRAKEN.ws.50.0",
     "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0",
     "KUCOIN": "KUCOIN.ws.1.0",
