@@ -2,7 +2,7 @@
 
 Run: `.venv/bin/python bench/bench_parsers.py`. Prints a table and rewrites the section between
 the `bench_parsers` markers in docs/benchmarks.md. "parse" times the venue parser alone; "sync"
-adds the BookSynchronizer (sequence rules, and checksum verification on Kraken/OKX).
+adds the BookSynchronizer (sequence rules, and checksum verification on Kraken/OKX/Bitfinex).
 """
 
 from __future__ import annotations
@@ -29,9 +29,12 @@ MINIMUM_SECONDS = 0.5
 CASES = [
     ("BINANCE_DELIVERY", "BINANCE_DELIVERY.ws.1.0"),
     ("BINANCE_FUTURES", "BINANCE_FUTURES.ws.1.0"),
+    ("BITFINEX", str(ROOT / "tests/fixtures/data/BITFINEX.ws.1.0")),  # with its checksum frames
+    ("BITSTAMP", "BITSTAMP.ws.1.0"),  # websocket frames only: the sync buffers for REST
     ("BYBIT", "BYBIT.jsonl.zst"),
     ("COINBASE", "COINBASE.jsonl.zst"),
     ("DERIBIT", "DERIBIT.ws.1.0"),
+    ("GEMINI", "GEMINI.ws.1.0"),
     ("KRAKEN", "KRAKEN.ws.50.0"),
     ("KRAKEN_FUTURES", "KRAKEN_FUTURES.ws.1.0"),
     ("OKX", "OKX.ws.1.0"),

@@ -29,9 +29,16 @@ def build_snapshot(recordings: Path) -> dict[str, Any]:
         "BYBIT": "BYBIT.jsonl.zst", "COINBASE": "COINBASE.jsonl.zst", "DERIBIT": "DERIBIT.ws.1.0",
         "KRAKEN": "KRAKEN.ws.50.0", "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0", "OKX": "OKX.ws.1.0",
         "OKCOIN": "OKCOIN.ws.1.0",
+        "KUCOIN": "KUCOIN.ws.1.0",
+        "HUOBI": "HUOBI.ws.44.0",
+        "CRYPTO.COM": "CRYPTO.COM.jsonl.zst",
+        "BITFINEX": "BITFINEX.ws.11.0",
+        "BITSTAMP": "BITSTAMP.ws.1.0",
+        "GEMINI": "GEMINI.ws.1.0",
     }  # fmt: skip
     metadata = {venue: [f"{venue}.0"] for venue in books}
     metadata["BYBIT"] = ["BYBIT.jsonl.zst"]
+    metadata["CRYPTO.COM"] = ["CRYPTO.COM.jsonl.zst"]
     metadata["COINBASE"] = ["COINBASE.jsonl.zst", "COINBASE.0"]
     chosen: dict[str, InstrumentEntry] = {}
     recorded: dict[str, str] = {}
