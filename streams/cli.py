@@ -133,6 +133,7 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def _connect(args: argparse.Namespace, settings: Settings) -> int:
     from streams.connectors.session import ConnectorConfig, run_connector
+    from streams.transport import BrokerWatch
 
     config = ConnectorConfig(
         venue=args.venue,
@@ -145,13 +146,16 @@ def _connect(args: argparse.Namespace, settings: Settings) -> int:
     ensure_port_free(args.web_host, args.metrics_port, "--web-port")
     settings = resolve_settings(settings)
     health = _health_server(args.web_host, args.metrics_port)
+    broker = BrokerWatch(settings) if health is not None else None
 
     def started(connector: Connector, loop: asyncio.AbstractEventLoop) -> None:
         from streams.operations import event_loop_alive
 
-        if health is not None:  # ready: every connection up, every book synced since its resync
+        if health is not None and broker is not None:
+            # ready: the broker answers, every connection is up, every book synced since its resync
             health.bind(
-                live=lambda: event_loop_alive(loop), ready=lambda: connector.synced,
+                live=lambda: event_loop_alive(loop),
+                ready=lambda: broker.reachable and connector.synced,
                 detail=lambda: {"venue": connector.venue, **asdict(connector.counters)},
             )  # fmt: skip
 
@@ -177,9 +181,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     # Faust's per-message work is event-loop bound: uvloop cuts the worker's CPU per message by
     # about 16 % (docs/workers.md). Set before anything creates a loop.
     mode.loop.use("uvloop")
-    from faust.worker import Worker
-
     from streams.agents.app import WorkerConfig, build_app
+    from streams.agents.worker import run_worker
     from streams.core.pipeline import Pipeline
     from streams.transport import create_topics, partition_count, topic_specs
 
@@ -199,11 +202,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     create_topics(settings, topic_specs(settings.topics, partitions=args.partitions))
     config = replace(config, partitions=partition_count(settings, settings.topics.book_deltas))
     app = build_app(settings, config, Pipeline(core_config.metrics, core_config.breaker))
-    level = "INFO" if not args.verbose else "DEBUG"
-    Worker(
-        app, loglevel=level, quiet=True, logging_config=logging_config(settings.log_format, level)
-    ).execute_from_commandline()
-    return 0
+    return run_worker(app, "INFO" if not args.verbose else "DEBUG", settings.log_format)
 
 
 def parse_time(text: str) -> int:
@@ -327,6 +326,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from streams.config import Secret
     from streams.sinks.runner import SinkConfig
     from streams.sinks.service import make_writer, run_sink
+    from streams.transport import BrokerWatch
 
     dsn = args.dsn or os.environ.get("POSTGRES_DSN")  # prefer the variable: argv shows in `ps`
     if dsn:
@@ -342,18 +342,25 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     config = SinkConfig(
         group_id=args.group_id or f"streams-sink-{args.target}",
         batch_size=args.batch_size, batch_seconds=args.batch_seconds,
+        session_timeout_s=args.session_timeout,
     )  # fmt: skip
     ensure_port_free(args.web_host, args.web_port, "--web-port")
     settings = resolve_settings(settings)
     health = _health_server(args.web_host, args.web_port)
+    broker = BrokerWatch(settings) if health is not None else None
 
     def started(runner: SinkRunner) -> None:
-        if health is not None:  # live: the loop polls every 0.5 s; ready: the target takes writes
+        if health is not None and broker is not None:
+            # live: the loop polls every 0.5 s; ready: the broker answers, the target takes writes
             health.bind(
                 live=lambda: time.monotonic() - runner.polled_at < SINK_STALL_S,
-                ready=lambda: not runner.backing_off,
-                detail=lambda: {"sink": writer.name, **asdict(runner.stats)},
-            )  # fmt: skip
+                ready=lambda: broker.reachable and not runner.backing_off,
+                detail=lambda: {
+                    "sink": writer.name,
+                    "broker_reachable": broker.reachable,
+                    **asdict(runner.stats),
+                },
+            )
 
     run_sink(settings, writer, config, started)
     return 0
@@ -545,6 +552,10 @@ def _parser() -> argparse.ArgumentParser:
     sink.add_argument(
         "--batch-seconds", type=positive_float, default=2.0, help="max wait per batch"
     )
+    sink.add_argument(
+        "--session-timeout", type=positive_float, default=10.0,
+        help="seconds without heartbeats before the group moves a dead sink's partitions",
+    )  # fmt: skip
     sink.add_argument("--web-host", default="127.0.0.1", help="0.0.0.0 in a container")
     sink.add_argument("--web-port", type=port_number, default=0, help="health and metrics (0: off)")
     from streams.simulate.command import add_arguments as simulate_arguments
