@@ -14,6 +14,7 @@ from the input topic is there exactly once with the same value, none extra. Prin
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import signal
@@ -182,6 +183,8 @@ def main() -> int:
     deltas = deltas[: int(args.rate * args.chaos_s * 0.9)]  # publishing ends inside the chaos
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     work = Path(tempfile.mkdtemp(prefix="streams-soak-"))
+    # the publisher's client retries through the broker outage: its lines go to a file
+    logging.basicConfig(filename=work / "soak.log", level=logging.INFO)
     broker = LocalBroker(Settings.from_environment().home, state_dir=work / "kafka")
     try:
         state = broker.start(heap_mb=384)

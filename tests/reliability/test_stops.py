@@ -7,6 +7,7 @@ The broker that goes away is the test's own (`own_broker`), never the shared ses
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -126,3 +127,26 @@ def test_sink_turns_unready_without_the_broker_and_its_sigterm_ends_in_bounded_t
             sink.kill()
     # nothing was in hand: a clean stop (0), or the deadline's 75 if the consumer's close hung
     assert code in (0, EXIT_STOP_TIMED_OUT), log_path.read_text(errors="replace")[-3000:]
+
+
+def test_a_stop_that_never_finishes_is_cut_by_the_deadline_with_75(tmp_path: Path) -> None:
+    # the role's stop callback does nothing, as when a flush or a commit waits for a lost broker
+    script = (
+        "import sys, time\n"
+        "from streams.operations import on_stop_signals\n"
+        "on_stop_signals('stuck', lambda: None)\n"
+        "print('ready', flush=True)\n"
+        "while True: time.sleep(0.1)\n"
+    )
+    role = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "STREAMS_STOP_DEADLINE_S": "1"}, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert role.stdout is not None
+        assert role.stdout.readline() == b"ready\n"
+        role.terminate()
+        assert role.wait(timeout=STOP_WAIT_S) == EXIT_STOP_TIMED_OUT
+    finally:
+        if role.poll() is None:
+            role.kill()
