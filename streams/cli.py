@@ -27,7 +27,7 @@ from streams.arguments import (
 )
 from streams.config import ENVIRONMENT, TOOLING_ENVIRONMENT, Settings, load_pipeline_config
 from streams.exceptions import StreamsError
-from streams.operations import HealthServer, logging_config, redact_in_logs
+from streams.operations import HealthServer, logging_config, on_stop_signals, redact_in_logs
 
 if TYPE_CHECKING:
     from streams.audit.replay import ReplayRequest
@@ -117,11 +117,16 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _interrupted() -> None:
+    raise KeyboardInterrupt  # main() turns it into exit 130
+
+
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
     from streams.codec import TopicCodecs
     from streams.sources.spec import open_source
     from streams.transport import DeltaPublisher
 
+    on_stop_signals("publish", _interrupted)  # 130, or 75 if a flush outlives the deadline
     settings = resolve_settings(settings)
     publisher = DeltaPublisher(settings, TopicCodecs.register(settings), args.topic)
     deltas = open_source(args.source, args.instruments)
@@ -258,6 +263,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
     request = _replay_request(args)  # a bad time fails before anything connects
     core_config = pipeline_config(args, settings)
+    on_stop_signals("replay", _interrupted)  # 130, or 75 if a flush outlives the deadline
     settings = resolve_settings(settings)
     result = replay(settings, request, core_config, progress=_progress_bar())
     if args.to_topics:
