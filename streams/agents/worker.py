@@ -3,7 +3,7 @@
 Faust's own stop waits in `wait_empty` for every message in flight and commits; with the broker
 gone that commit retries for ever. The stop deadline (`streams.operations.arm_stop_deadline`)
 bounds it, and a stop that finished without its final commit confirmed exits 75, like one cut
-by the deadline: the supervisor learns that the next owner redoes some records.
+by the deadline (the broker gone): the supervisor learns that the next owner redoes records.
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ class _BoundedStopWorker(Worker):
         super()._schedule_shutdown(signum)
 
     def on_worker_shutdown(self) -> None:
-        self.unconfirmed = uncommitted_partitions(self.app.consumer)
+        # With the broker up, offsets acknowledged after Faust's final commit are ordinary
+        # at-least-once redeliveries for the next owner; with it gone, no commit was confirmed.
+        watch = getattr(self.app.conf.streams_state, "broker", None)
+        if watch is not None and not watch.reachable:
+            self.unconfirmed = uncommitted_partitions(self.app.consumer)
         if self.unconfirmed:
             log.error("stopped without a confirmed commit of %s", ", ".join(self.unconfirmed))
 
