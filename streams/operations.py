@@ -5,6 +5,11 @@ The worker serves `/metrics`, `/healthz` and `/readyz` from its Faust web server
 from `HealthServer`, a small threaded HTTP server: liveness asks the role's main loop whether it
 still turns (a stuck loop fails the probe and the orchestrator restarts the process), readiness
 asks whether the role does its job right now (books in sync, target reachable).
+
+Every long-running role stops gracefully on SIGTERM/SIGINT, and `arm_stop_deadline` bounds that
+stop: a graceful stop still running after `STOP_DEADLINE_S` (the broker gone, a flush that cannot
+finish) ends the process with `EXIT_STOP_TIMED_OUT`, so a supervisor never waits for ever and
+learns from the exit code that the stop was not clean.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -21,12 +28,16 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 __all__ = [
+    "EXIT_STOP_TIMED_OUT",
     "LOG_FORMATS",
     "PAGES",
+    "STOP_DEADLINE_S",
     "HealthServer",
     "RedactingFormatter",
+    "arm_stop_deadline",
     "event_loop_alive",
     "logging_config",
+    "on_stop_signals",
     "redact",
     "redact_in_logs",
 ]
@@ -36,6 +47,10 @@ log = logging.getLogger(__name__)
 LOG_FORMATS = ("text", "json")
 PAGES = ("/metrics", "/healthz", "/readyz")
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+STOP_DEADLINE_S = float(os.environ.get("STREAMS_STOP_DEADLINE_S", "25"))
+EXIT_STOP_TIMED_OUT = 75  # EX_TEMPFAIL: stopped by the deadline, offsets or flushes unconfirmed
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 Check = Callable[[], bool]
 Detail = Callable[[], Mapping[str, Any]]
@@ -99,6 +114,51 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         },
         "root": {"level": level, "handlers": ["stderr"]},
     }
+
+
+_deadline_lock = threading.Lock()
+_deadline: threading.Timer | None = None
+
+
+def arm_stop_deadline(role: str, seconds: float | None = None) -> None:
+    """Start the clock on a graceful stop (idempotent): past the deadline the process exits 75.
+
+    A daemon timer thread, so it fires whatever the main thread or the event loop is stuck in.
+    """
+    global _deadline
+    limit = STOP_DEADLINE_S if seconds is None else seconds
+
+    def expire() -> None:
+        log.critical("%s: graceful stop unfinished after %.0f s; exiting %d", role, limit,
+                     EXIT_STOP_TIMED_OUT)  # fmt: skip
+        logging.shutdown()
+        os._exit(EXIT_STOP_TIMED_OUT)
+
+    with _deadline_lock:
+        if _deadline is None:
+            log.info("%s stopping (deadline %.0f s)", role, limit)
+            _deadline = threading.Timer(limit, expire)
+            _deadline.daemon = True
+            _deadline.start()
+
+
+def on_stop_signals(
+    role: str, stop: Callable[[], None], loop: asyncio.AbstractEventLoop | None = None
+) -> None:
+    """On SIGTERM or SIGINT: arm the stop deadline, then ask the role to stop (`stop`).
+
+    With `loop`, the handlers run on that event loop (asyncio roles), else as plain signal handlers.
+    """
+
+    def handler(*_: Any) -> None:
+        arm_stop_deadline(role)
+        stop()
+
+    for signum in STOP_SIGNALS:
+        if loop is not None:
+            loop.add_signal_handler(signum, handler)
+        else:
+            signal.signal(signum, handler)
 
 
 def event_loop_alive(loop: asyncio.AbstractEventLoop, timeout_s: float = 5.0) -> bool:

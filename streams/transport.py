@@ -7,6 +7,7 @@ dropped. Topic creation is idempotent and sets each topic's cleanup policy.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from streams.exceptions import StreamsError
 
 __all__ = [
     "BrokerUnreachableError",
+    "BrokerWatch",
     "DeliveryError",
     "DeltaPublisher",
     "KafkaOutputSink",
@@ -342,3 +344,35 @@ def partition_count(settings: Settings, topic: str) -> int:
     if metadata is None or metadata.error is not None or not metadata.partitions:
         raise StreamsError(f"topic {topic} does not exist")
     return len(metadata.partitions)
+
+
+class BrokerWatch:
+    """Whether the cluster answered a metadata request lately: the broker half of readiness.
+
+    A role's own clients retry silently while the broker is gone, so its readiness would stay
+    green; this daemon thread asks for metadata every `interval_s` and the role is unready once
+    no answer came for `stale_after_s`.
+    """
+
+    def __init__(
+        self, settings: Settings, *, interval_s: float = 3.0, stale_after_s: float = 10.0
+    ) -> None:
+        self._admin = AdminClient({**settings.kafka_client_config(), "log_level": 0})
+        self._interval_s = interval_s
+        self._stale_after_s = stale_after_s
+        self.answered_at = time.monotonic()  # the role checked the broker before starting
+        self._thread = threading.Thread(target=self._watch, name="broker-watch", daemon=True)
+        self._thread.start()
+
+    @property
+    def reachable(self) -> bool:
+        return time.monotonic() - self.answered_at < self._stale_after_s
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                self._admin.list_topics(timeout=self._interval_s)
+                self.answered_at = time.monotonic()
+            except KafkaException:
+                pass  # no answer: `reachable` turns false once the last one is old enough
+            time.sleep(self._interval_s)

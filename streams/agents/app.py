@@ -35,7 +35,7 @@ from streams.observability import (
     OUTPUTS,
     SUGGESTIONS,
 )
-from streams.transport import partition_count, resume_offset
+from streams.transport import BrokerWatch, partition_count, resume_offset
 
 __all__ = ["WorkerConfig", "build_app"]
 
@@ -121,8 +121,16 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
         consumer_auto_offset_reset="earliest",
         processing_guarantee=config.processing_guarantee,
         web_enabled=True,
-        web_host=config.web_host,
+        web_host=config.web_host,  # the address Faust advertises to other workers
+        web_bind=config.web_host,  # the address it listens on (Faust's default: every interface)
         web_port=config.web_port,
+        # Only the pages the product documents (`_add_pages`); Faust's /router/ and /table/ pages
+        # would show table contents and partition maps to anyone who reaches the port.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         web_in_thread=False,
         table_standby_replicas=0,
         broker_session_timeout=config.session_timeout_s,
@@ -147,6 +155,7 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
 
     compute = ComputeProcess(settings, pipeline, config.checkpoint_every, compute_failed)
     state = _WorkerState(app, compute, settings, checkpoints, config.app_id)
+    state.broker = BrokerWatch(settings)
 
     @app.agent(deltas)
     async def process_deltas(stream: faust.StreamT[Any]) -> None:
@@ -192,6 +201,7 @@ class _WorkerState:
         self.batches = 0
         self.records = 0
         self.logged_at = 0.0
+        self.broker: BrokerWatch | None = None
 
     async def submit(self, topic: str, rows: list[Row], messages: list[Any]) -> None:
         """Queue a batch in the child and return, so Faust gathers the next batch meanwhile.
@@ -312,6 +322,10 @@ def _record_metrics(result: BatchResult) -> None:
 
 
 def _add_pages(app: faust.App, state: _WorkerState) -> None:
+    # With its other pages off, Faust still mounts a status index at "/": not ours to serve.
+    blueprints = app.web.blueprints._enabled  # no public way to drop it
+    blueprints[:] = [(prefix, bp) for prefix, bp in blueprints if "production_index" not in str(bp)]
+
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         # aiohttp refuses a charset inside content_type; the text format is UTF-8 anyway
@@ -324,6 +338,11 @@ def _add_pages(app: faust.App, state: _WorkerState) -> None:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        ready = bool(app.consumer.assignment()) if app.consumer else False
-        body = {"ready": ready, "partitions": sorted(state.ready), "batches": state.batches}
+        # ready: partitions assigned and the broker answering (the consumer's own retries hide
+        # a lost broker; the assignment outlives it)
+        assigned = bool(app.consumer.assignment()) if app.consumer else False
+        broker = state.broker is not None and state.broker.reachable
+        ready = assigned and broker
+        body = {"ready": ready, "partitions": sorted(state.ready), "batches": state.batches,
+                "broker_reachable": broker}  # fmt: skip
         return web.json(body, status=200 if ready else 503)

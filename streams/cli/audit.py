@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from streams.cli.common import (
     Command,
     config_argument,
+    interrupted,
     parse_time,
     pipeline_config,
     progress_bar,
@@ -17,6 +18,7 @@ from streams.cli.common import (
 )
 from streams.config import Settings
 from streams.exceptions import StreamsError
+from streams.operations import on_stop_signals
 
 if TYPE_CHECKING:
     from streams.audit.replay import ReplayRequest
@@ -53,6 +55,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
     request = _request(args)  # a bad time fails before anything connects
     core_config = pipeline_config(args, settings)
+    on_stop_signals("replay", interrupted)  # 130, or 75 if a flush outlives the deadline
     settings = resolve_settings(settings)
     result = replay(settings, request, core_config, progress=progress_bar())
     if args.to_topics:

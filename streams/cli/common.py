@@ -22,6 +22,7 @@ __all__ = [
     "config_path",
     "health_server",
     "instruments_argument",
+    "interrupted",
     "parse_time",
     "pipeline_config",
     "progress_bar",
@@ -39,6 +40,11 @@ class Command:
     help: str
     arguments: Callable[[argparse.ArgumentParser], None]
     handler: Handler
+
+
+def interrupted() -> None:
+    """The stop-signal action of a role without a stop of its own: main() exits 130."""
+    raise KeyboardInterrupt
 
 
 def config_path(args: argparse.Namespace, settings: Settings) -> str | None:

@@ -14,10 +14,12 @@ from streams.cli.common import (
     config_argument,
     health_server,
     instruments_argument,
+    interrupted,
     pipeline_config,
     resolve_settings,
 )
 from streams.config import Settings
+from streams.operations import on_stop_signals
 
 if TYPE_CHECKING:
     from streams.connectors.session import Connector
@@ -37,6 +39,7 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
     from streams.sources.spec import open_source
     from streams.transport import DeltaPublisher
 
+    on_stop_signals("publish", interrupted)  # 130, or 75 if a flush outlives the deadline
     settings = resolve_settings(settings)
     publisher = DeltaPublisher(settings, TopicCodecs.register(settings), args.topic)
     rejects = Rejects()
@@ -72,6 +75,7 @@ def _connect_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _connect(args: argparse.Namespace, settings: Settings) -> int:
     from streams.connectors.session import ConnectorConfig, run_connector
+    from streams.transport import BrokerWatch
 
     config = ConnectorConfig(
         venue=args.venue,
@@ -84,13 +88,16 @@ def _connect(args: argparse.Namespace, settings: Settings) -> int:
     ensure_port_free(args.web_host, args.metrics_port, "--web-port")
     settings = resolve_settings(settings)
     health = health_server(args.web_host, args.metrics_port)
+    broker = BrokerWatch(settings) if health is not None else None
 
     def started(connector: Connector, loop: asyncio.AbstractEventLoop) -> None:
         from streams.operations import event_loop_alive
 
-        if health is not None:  # ready: every connection up, every book synced since its resync
+        if health is not None and broker is not None:
+            # ready: the broker answers, every connection is up, every book synced since its resync
             health.bind(
-                live=lambda: event_loop_alive(loop), ready=lambda: connector.synced,
+                live=lambda: event_loop_alive(loop),
+                ready=lambda: broker.reachable and connector.synced,
                 detail=lambda: {"venue": connector.venue, **asdict(connector.counters)},
             )  # fmt: skip
 

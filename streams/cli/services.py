@@ -17,7 +17,7 @@ from streams.cli.common import (
 )
 from streams.config import Settings
 from streams.exceptions import StreamsError
-from streams.operations import logging_config, redact_in_logs
+from streams.operations import redact_in_logs
 
 if TYPE_CHECKING:
     from streams.sinks.runner import SinkRunner
@@ -58,9 +58,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     # Faust's per-message work is event-loop bound: uvloop cuts the worker's CPU per message by
     # about 16 % (docs/workers.md). Set before anything creates a loop.
     mode.loop.use("uvloop")
-    from faust.worker import Worker
-
     from streams.agents.app import WorkerConfig, build_app
+    from streams.agents.worker import run_worker
     from streams.core.pipeline import Pipeline
     from streams.transport import create_topics, partition_count, topic_specs
 
@@ -80,11 +79,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     create_topics(settings, topic_specs(settings.topics, partitions=args.partitions))
     config = replace(config, partitions=partition_count(settings, settings.topics.book_deltas))
     app = build_app(settings, config, Pipeline(core_config.metrics, core_config.breaker))
-    level = "INFO" if not args.verbose else "DEBUG"
-    Worker(
-        app, loglevel=level, quiet=True, logging_config=logging_config(settings.log_format, level)
-    ).execute_from_commandline()
-    return 0
+    return run_worker(app, "INFO" if not args.verbose else "DEBUG", settings.log_format)
 
 
 def _sink_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +91,10 @@ def _sink_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-seconds", type=positive_float, default=2.0, help="max wait per batch"
     )
+    parser.add_argument(
+        "--session-timeout", type=positive_float, default=10.0,
+        help="seconds without heartbeats before the group moves a dead sink's partitions",
+    )  # fmt: skip
     parser.add_argument("--web-host", default="127.0.0.1", help="0.0.0.0 in a container")
     parser.add_argument(
         "--web-port", type=port_number, default=0, help="health and metrics (0: off)"
@@ -108,6 +107,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from streams.config import Secret
     from streams.sinks.runner import SinkConfig
     from streams.sinks.service import make_writer, run_sink
+    from streams.transport import BrokerWatch
 
     dsn = args.dsn or os.environ.get("POSTGRES_DSN")  # prefer the variable: argv shows in `ps`
     if dsn:
@@ -123,18 +123,25 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     config = SinkConfig(
         group_id=args.group_id or f"streams-sink-{args.target}",
         batch_size=args.batch_size, batch_seconds=args.batch_seconds,
+        session_timeout_s=args.session_timeout,
     )  # fmt: skip
     ensure_port_free(args.web_host, args.web_port, "--web-port")
     settings = resolve_settings(settings)
     health = health_server(args.web_host, args.web_port)
+    broker = BrokerWatch(settings) if health is not None else None
 
     def started(runner: SinkRunner) -> None:
-        if health is not None:  # live: the loop polls every 0.5 s; ready: the target takes writes
+        if health is not None and broker is not None:
+            # live: the loop polls every 0.5 s; ready: the broker answers, the target takes writes
             health.bind(
                 live=lambda: time.monotonic() - runner.polled_at < SINK_STALL_S,
-                ready=lambda: not runner.backing_off,
-                detail=lambda: {"sink": writer.name, **asdict(runner.stats)},
-            )  # fmt: skip
+                ready=lambda: broker.reachable and not runner.backing_off,
+                detail=lambda: {
+                    "sink": writer.name,
+                    "broker_reachable": broker.reachable,
+                    **asdict(runner.stats),
+                },
+            )
 
     run_sink(settings, writer, config, started)
     return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -438,6 +437,7 @@ def run_connector(
     `started` gets the connector and its event loop before the first connection (health pages).
     """
     from streams.codec import TopicCodecs
+    from streams.operations import on_stop_signals
     from streams.transport import DeltaPublisher
 
     publisher = DeltaPublisher(settings, TopicCodecs.register(settings), config.topic)
@@ -445,8 +445,7 @@ def run_connector(
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, connector.stop)
+        on_stop_signals("connector", connector.stop, loop)  # a stuck stop exits 75
         if started is not None:
             started(connector, loop)
         await connector.run()

@@ -5,19 +5,25 @@ Layout (docs/sinks.md):
     ROOT/<table>/exchange=<EXCHANGE>/symbol=<SYMBOL>/date=<YYYY-MM-DD>/<topic>-<partition>-<first>-<last>.parquet
 
 `first..last` (zero-padded) is the offset range of the batch of that topic-partition, so all files
-of one batch share the name. A file appears complete or not at all (temp file, fsync, rename,
-fsync of the directory). Exactly once per offset, across crashes: when a partition is assigned,
-`recover` deletes its files whose range starts at or after the committed offset (written, then
-the sink died before committing); the records are consumed again and written again, possibly
-cut at other offsets. A batch with the same range would simply replace its files.
+of one batch share the name. A batch appears whole or not at all, and no visible file ever
+vanishes (a DuckDB query over the lake never sees half a batch nor a missing file): every file is
+written under a hidden temp name and fsynced, then a journal listing the renames is written
+(atomically, itself by rename), then the renames are done and the journal removed. A crash before
+the journal leaves only hidden temps (removed on recovery); a crash after it is rolled forward.
+
+Exactly once per offset, across crashes: when a partition is assigned, `recover` reports the
+last offset already on disk (files written, then the sink died before committing); the runner
+skips the redelivered records up to it. A batch with the same range would replace its files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +44,7 @@ _NAME = re.compile(
     r"^(?P<topic>.+)-(?P<partition>\d+)-(?P<first>\d{20})-(?P<last>\d{20})\.parquet$"
 )
 _TEMP_SUFFIX = ".tmp"
+_JOURNAL_GLOB = ".batch-*.journal"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -88,6 +95,7 @@ class ParquetWriter:
         self.root = root
         self._compression = compression
         self._schemas: dict[str, pa.Schema] = {}
+        self.roll_forward()
 
     # -- recovery -------------------------------------------------------------------------------
     def files(self, table: Table) -> Iterator[FileRange]:
@@ -98,29 +106,63 @@ class ParquetWriter:
                 yield parsed
 
     def recover(self, table: Table, topic: str, partition: int, start_offset: int) -> int:
+        """Finish or discard what a crash left, and return the last offset already on disk.
+
+        Nothing visible is removed: files past the committed offset hold whole batches, so
+        their records count as written and the runner skips them when they come again.
+        """
+        self.roll_forward()
         durable_through = start_offset - 1
-        touched: set[Path] = set()
         pattern = f"exchange=*/symbol=*/date=*/.{topic}-{partition}-*{_TEMP_SUFFIX}"
         for temp in (self.root / table.name).glob(pattern):
             parsed = parse_file_name(temp.with_name(temp.name[1 : -len(_TEMP_SUFFIX)]))
             if parsed is not None and (parsed.topic, parsed.partition) == (topic, partition):
-                temp.unlink(missing_ok=True)  # a write that never finished
+                temp.unlink(missing_ok=True)  # a batch that never reached its journal
         for file in self.files(table):
-            if file.topic != topic or file.partition != partition:
-                continue
-            if file.first >= start_offset:
-                log.info("removing %s: written but never committed, it is written again",
-                         file.path)  # fmt: skip
-                file.path.unlink()
-                touched.add(file.path.parent)
-            elif file.last >= start_offset:
-                durable_through = max(durable_through, file.last)  # committed elsewhere mid-file
-        for directory in touched:
-            _fsync_directory(directory)
+            if (file.topic, file.partition) == (topic, partition) and file.last >= start_offset:
+                durable_through = max(durable_through, file.last)  # written, not committed
         return durable_through
 
+    def roll_forward(self) -> None:
+        """Complete the renames of every batch whose journal a crash left behind."""
+        for leftover in self.root.glob(f"{_JOURNAL_GLOB}{_TEMP_SUFFIX}"):
+            leftover.unlink(missing_ok=True)  # a journal never completed: its batch never began
+        for journal in sorted(self.root.glob(_JOURNAL_GLOB)):
+            try:
+                renames = [
+                    (self.root / t, self.root / f) for t, f in json.loads(journal.read_text())
+                ]
+            except FileNotFoundError:
+                continue  # another writer of this lake completed it meanwhile
+            log.info("completing the batch of %s (%d files)", journal.name, len(renames))
+            self._apply(journal, renames)
+
     # -- writing --------------------------------------------------------------------------------
+    def _stage(self, journal: Path, renames: list[tuple[Path, Path]]) -> None:
+        """Make the batch's renames durable intent: from here on a crash is rolled forward."""
+        entries = [
+            [str(t.relative_to(self.root)), str(f.relative_to(self.root))] for t, f in renames
+        ]
+        temp = journal.with_name(journal.name + _TEMP_SUFFIX)
+        with temp.open("w") as file:
+            json.dump(entries, file)
+            file.flush()
+            os.fsync(file.fileno())
+        temp.replace(journal)
+        _fsync_directory(self.root)
+
+    def _apply(self, journal: Path, renames: list[tuple[Path, Path]]) -> None:
+        for temp, final in renames:
+            if temp.exists():  # absent: renamed before a crash
+                temp.replace(final)
+        for directory in sorted({final.parent for _, final in renames}):
+            _fsync_directory(directory)
+        journal.unlink(missing_ok=True)
+        _fsync_directory(self.root)
+
     def write(self, batches: Sequence[PartitionBatch]) -> None:
+        """Write the batches as one: every file under a temp name, then the journal, renames."""
+        renames: list[tuple[Path, Path]] = []
         for batch in batches:
             groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
             seen: set[str] = set()
@@ -136,7 +178,14 @@ class ParquetWriter:
                     self.root / batch.table.name / f"exchange={quote(exchange, safe='')}"
                     / f"symbol={quote(symbol, safe='')}" / f"date={date}"
                 )  # fmt: skip
-                self._write_file(directory, _file_name(batch), self._table(batch.table, rows))
+                temp = self._write_file(
+                    directory, _file_name(batch), self._table(batch.table, rows)
+                )
+                renames.append((temp, directory / _file_name(batch)))
+        if renames:
+            journal = self.root / f".batch-{uuid.uuid4().hex}.journal"
+            self._stage(journal, renames)
+            self._apply(journal, renames)
 
     def _table(self, table: Table, rows: list[dict[str, Any]]) -> pa.Table:
         schema = self._schemas.get(table.name)
@@ -144,17 +193,18 @@ class ParquetWriter:
             schema = self._schemas[table.name] = arrow_schema(table)
         return pa.Table.from_pylist(rows, schema=schema)
 
-    def _write_file(self, directory: Path, name: str, data: pa.Table) -> None:
+    def _write_file(self, directory: Path, name: str, data: pa.Table) -> Path:
+        """Write one file of a batch under its hidden temp name, durably; return that name."""
         created = self._make_directories(directory)
         temp = directory / f".{name}{_TEMP_SUFFIX}"
         with temp.open("wb") as file:
             pq.write_table(data, file, compression=self._compression)
             file.flush()
             os.fsync(file.fileno())
-        temp.replace(directory / name)
         _fsync_directory(directory)
         for parent in created:
             _fsync_directory(parent)
+        return temp
 
     def _make_directories(self, directory: Path) -> list[Path]:
         """Create missing directories; return the parents whose entries changed (to fsync)."""

@@ -45,6 +45,9 @@ class SinkConfig:
     batch_seconds: float = 2.0
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    # A killed sink's partitions move (and a restarted one gets them back) after this long
+    # without heartbeats; librdkafka's default of 45 s is that long an outage of the lake.
+    session_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.group_id:
@@ -53,6 +56,8 @@ class SinkConfig:
             raise SinkConfigurationError("batch size and batch seconds must be positive")
         if not 0 < self.retry_initial_s <= self.retry_max_s:
             raise SinkConfigurationError("need 0 < retry_initial_s <= retry_max_s")
+        if not 1 <= self.session_timeout_s <= 3600:
+            raise SinkConfigurationError("the session timeout must be 1..3600 seconds")
 
 
 @dataclass(slots=True)
@@ -80,7 +85,11 @@ class SinkRunner:
         self._writer = writer
         self._config = config
         self._dead_letter_topic = topics.dead_letter
-        self._consumer: Consumer = make_consumer(settings, config.group_id)
+        session_ms = int(config.session_timeout_s * 1000)
+        self._consumer: Consumer = make_consumer(
+            settings, config.group_id, **{"session.timeout.ms": session_ms,
+                                           "heartbeat.interval.ms": min(3000, session_ms // 4)},
+        )  # fmt: skip
         self._dead_letters = KafkaOutputSink(settings)
         self._pending: dict[_Key, PartitionBatch] = {}
         self._in_flight: dict[_Key, PartitionBatch] = {}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from streams.codec import TopicCodecs
 from streams.config import Secret, Settings
+from streams.operations import on_stop_signals
 from streams.sinks.base import BatchWriter
 from streams.sinks.exceptions import SinkConfigurationError
 from streams.sinks.parquet import ParquetWriter
@@ -49,8 +49,7 @@ def run_sink(
     dead_letter = [s for s in topic_specs(settings.topics) if s.name == settings.topics.dead_letter]
     create_topics(settings, dead_letter)
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    on_stop_signals("sink", stop.set)  # a stop stuck past the deadline exits 75
     runner = SinkRunner(settings, TopicCodecs.register(settings), writer, config)
     if started is not None:
         started(runner)

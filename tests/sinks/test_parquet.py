@@ -31,11 +31,28 @@ class DiesAfterFiles(ParquetWriter):
         super().__init__(root)
         self._files_left = files
 
-    def _write_file(self, directory: Path, name: str, data: pa.Table) -> None:
+    def _write_file(self, directory: Path, name: str, data: pa.Table) -> Path:
         if self._files_left == 0:
             raise SimulatedCrash
-        super()._write_file(directory, name, data)
         self._files_left -= 1
+        return super()._write_file(directory, name, data)
+
+
+class DiesAfterRenames(ParquetWriter):
+    """The real writer, dying after `renames` of a batch's renames (its journal written)."""
+
+    def __init__(self, root: Path, renames: int) -> None:
+        super().__init__(root)
+        self._renames = renames
+
+    def _apply(self, journal: Path, renames: list[tuple[Path, Path]]) -> None:
+        for temp, final in renames[: self._renames]:
+            temp.replace(final)
+        raise SimulatedCrash
+
+
+def _hidden(root: Path) -> list[Path]:
+    return [p for p in root.rglob(".*") if p.is_file()]
 
 
 def _batch(first: int, last: int, partition: int = 0) -> PartitionBatch:
@@ -93,16 +110,46 @@ def test_writing_the_same_range_again_replaces_its_files(tmp_path: Path) -> None
     assert len(target.rows(IMBALANCE)) == 50
 
 
-def test_recover_removes_uncommitted_files_and_reports_straddling_ones(tmp_path: Path) -> None:
+def test_recover_removes_no_visible_file_and_reports_the_last_offset_on_disk(
+    tmp_path: Path,
+) -> None:
     writer = ParquetWriter(tmp_path)
     writer.write([_batch(0, 49), _batch(50, 99), _batch(100, 149), _batch(0, 9, partition=1)])
+    before = {(f.partition, f.first, f.last) for f in writer.files(IMBALANCE)}
 
     durable_through = writer.recover(IMBALANCE, "imbalance", 0, start_offset=75)
 
-    remaining = {(f.partition, f.first, f.last) for f in writer.files(IMBALANCE)}
-    assert remaining == {(0, 0, 49), (0, 50, 99), (1, 0, 9)}
-    assert durable_through == 99  # records 75..99 are on disk already; the runner skips them
-    assert writer.recover(IMBALANCE, "imbalance", 0, start_offset=100) == 99
+    # a reader of the lake never sees a file vanish: whole batches past the committed offset
+    # stay, and the runner skips their records when they are delivered again
+    assert {(f.partition, f.first, f.last) for f in writer.files(IMBALANCE)} == before
+    assert durable_through == 149
+    assert writer.recover(IMBALANCE, "imbalance", 0, start_offset=150) == 149
+    assert writer.recover(IMBALANCE, "imbalance", 1, start_offset=10) == 9
+
+
+def test_a_batch_cut_before_its_journal_is_invisible_and_removed_on_recovery(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(SimulatedCrash):
+        DiesAfterFiles(tmp_path, files=3).write([_batch(0, 99)])
+    assert _hidden(tmp_path)  # three complete files of the batch, under temp names
+    assert ParquetTarget(tmp_path).rows(IMBALANCE) == []  # no reader sees part of a batch
+
+    writer = ParquetWriter(tmp_path)
+    assert writer.recover(IMBALANCE, "imbalance", 0, start_offset=0) == -1
+    assert _hidden(tmp_path) == []
+
+
+def test_a_batch_cut_during_its_renames_is_completed_by_the_next_writer(tmp_path: Path) -> None:
+    with pytest.raises(SimulatedCrash):
+        DiesAfterRenames(tmp_path, renames=2).write([_batch(0, 99)])
+
+    writer = ParquetWriter(tmp_path)  # rolls the journal forward
+
+    assert _hidden(tmp_path) == []
+    ids = sorted(row["record_id"] for row in ParquetTarget(tmp_path).rows(IMBALANCE))
+    assert ids == sorted(row["record_id"] for row in make_records(IMBALANCE, 0, 100))
+    assert writer.recover(IMBALANCE, "imbalance", 0, start_offset=0) == 99
 
 
 def test_parse_file_name_handles_topics_with_dashes_and_dots() -> None:
@@ -141,7 +188,7 @@ def test_a_batch_left_half_written_by_a_crash_is_completed_without_duplicates(
     restarted.close()
 
     assert [type(error) for error in crashed.errors] == [SimulatedCrash]
-    assert 0 < left_by_crash < 330  # the crash really left a batch half written
+    assert left_by_crash < 330  # the crash really cut a batch (invisible: none of it is read)
     ids = sorted(row["record_id"] for row in target.rows(IMBALANCE))
     assert ids == sorted(record["record_id"] for record in imbalance)
     assert sorted(r["suggestion_id"] for r in target.rows(SUGGESTIONS)) == sorted(
