@@ -21,8 +21,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),
     ("config",),
     ("venues", "codec", "broker", "observability", "arguments"),
-    ("transport", "sources"),
-    ("connectors", "agents", "sinks", "audit", "dashboard", "simulate", "offline", "operations"),
+    ("transport", "sources", "operations"),
+    ("connectors", "agents", "sinks", "audit", "dashboard", "simulate", "offline"),
     ("run",),
     ("cli",),
 )  # fmt: skip
