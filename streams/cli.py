@@ -372,6 +372,13 @@ def _dashboard(args: argparse.Namespace, settings: Settings) -> int:
     return main_dashboard(args, resolve_settings(settings))
 
 
+def _fake_exchange(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.fake_exchange.command import main_fake_exchange
+
+    ensure_port_free("127.0.0.1", args.port, "--port")
+    return main_fake_exchange(args)
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -404,6 +411,7 @@ COMMANDS: dict[str, Handler] = {
     "sink": _sink,
     "simulate": _simulate,
     "dashboard": _dashboard,
+    "fake-exchange": _fake_exchange,
     "config": _config,
 }
 
@@ -553,6 +561,11 @@ def _parser() -> argparse.ArgumentParser:
     from streams.dashboard.command import add_arguments as dashboard_arguments
 
     dashboard_arguments(sub.add_parser("dashboard", help="live web view of the output topics"))
+    from streams.fake_exchange.command import add_arguments as fake_exchange_arguments
+
+    fake_exchange_arguments(
+        sub.add_parser("fake-exchange", help="serve a recording as the venue, with faults (tests)")
+    )
     return parser
 
 

@@ -22,7 +22,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("venues", "codec", "broker", "observability", "arguments"),
     ("transport", "sources"),
-    ("connectors", "agents", "sinks", "audit", "dashboard", "simulate", "offline", "operations"),
+    ("connectors", "fake_exchange", "agents", "sinks", "audit", "dashboard", "simulate",
+     "offline", "operations"),
     ("run",),
     ("cli",),
 )  # fmt: skip

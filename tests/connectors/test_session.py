@@ -22,7 +22,6 @@ import pytest
 from streams.codec import TopicCodecs
 from streams.config import Settings
 from streams.connectors.exceptions import ConnectorError
-from streams.connectors.replay_server import Faults, ReplayConfig, ReplayServer
 from streams.connectors.session import (
     Connector,
     ConnectorConfig,
@@ -31,6 +30,8 @@ from streams.connectors.session import (
     backoff_delay,
 )
 from streams.core.types import BookDelta
+from streams.fake_exchange.faults import Faults
+from streams.fake_exchange.server import ReplayConfig, ReplayServer
 from streams.sources.recording import RECV, read_recording
 from streams.transport import DeltaPublisher, TopicSpec, create_topics, read_topic, topic_specs
 from streams.venues.exceptions import UnknownVenueError
@@ -351,7 +352,7 @@ async def test_silent_connection_trips_the_watchdog_and_resyncs(kafka_settings: 
 @pytest.mark.integration
 async def test_sigterm_flushes_every_produced_delta(kafka_settings: Settings) -> None:
     _create_topics(kafka_settings)
-    server = await _start_server("BINANCE", Faults(), interval_s=0.02)
+    server = await _start_server("BINANCE", Faults(), interval_s=0.05)
     environment = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers or "",
@@ -368,7 +369,7 @@ async def test_sigterm_flushes_every_produced_delta(kafka_settings: Settings) ->
     )  # fmt: skip
     try:
         for _ in range(1200):  # until the connector has received a good part of the feed
-            if server.book_frames >= 150 or process.returncode is not None:
+            if server.book_frames >= 80 or process.returncode is not None:
                 break
             await asyncio.sleep(0.05)
         process.send_signal(signal.SIGTERM)
