@@ -20,9 +20,11 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from streams.fake_exchange.binance import Binance
 from streams.fake_exchange.book import TextBook
+from streams.fake_exchange.bybit import Bybit
 from streams.fake_exchange.dialect import BookFrame, Connection, Dialect, load
 from streams.fake_exchange.faults import Faults, FaultSchedule
 from streams.fake_exchange.kraken import Kraken
+from streams.fake_exchange.kraken_futures import KrakenFutures
 from streams.fake_exchange.okx import Okx
 from streams.sources.recording import HTTP, RECV, read_recording_set
 
@@ -35,7 +37,9 @@ DIALECTS: dict[str, type[Dialect]] = {
     "BINANCE_US": Binance,
     "BINANCE_FUTURES": Binance,
     "BINANCE_DELIVERY": Binance,
+    "BYBIT": Bybit,
     "KRAKEN": Kraken,
+    "KRAKEN_FUTURES": KrakenFutures,
     "OKX": Okx,
     "OKCOIN": Okx,
 }
@@ -49,6 +53,7 @@ class ReplayConfig:
     port: int = 0  # 0: any free port
     frame_interval_s: float = 0.001  # pause after each book frame
     faults: Faults = field(default_factory=Faults)
+    book_frames: int | None = None  # play only this many book frames (None: the whole recording)
 
 
 class ReplayServer:
@@ -67,7 +72,7 @@ class ReplayServer:
             elif event.kind == HTTP and isinstance(event.data, str):
                 http.append((event.address, event.data))
         self.dialect = DIALECTS[venue](http)
-        self._frames = frames
+        self._frames = self._slice(frames, config.book_frames)
         self._last_update = self._last_updates()
         self._connections: set[Connection] = set()
         self._schedule = FaultSchedule(config.faults)
@@ -207,6 +212,18 @@ class ReplayServer:
             schedule.fire("remove", frame.symbol)
             return ""
         return text
+
+    def _slice(self, frames: list[str], book_frames: int | None) -> list[str]:
+        """The frames up to the given number of book frames (a short test needs only a slice)."""
+        if book_frames is None:
+            return frames
+        for index, text in enumerate(frames):
+            message = load(text)
+            if message is not None and self.dialect.book(message) is not None:
+                book_frames -= 1
+                if book_frames < 0:
+                    return frames[:index]
+        return frames
 
     def _last_updates(self) -> dict[str, int]:
         last: dict[str, int] = {}

@@ -57,16 +57,28 @@ VENUES = {
         None,
         lambda bids, asks: okx_checksum(bids, asks),
     ),
+    "KRAKEN_FUTURES": (
+        "KRAKEN_FUTURES.ws.1.0",
+        ("PI_ETHUSD", "FI_XBTUSD_210924", "PI_LTCUSD", "FI_XBTUSD_210730", "FI_ETHUSD_211231",
+         "FI_ETHUSD_210730", "PI_XRPUSD", "FI_BCHUSD_210924", "FI_XRPUSD_210924",
+         "FI_BCHUSD_210730"),
+        None,
+        None,
+    ),
+    "BYBIT": ("BYBIT.jsonl.zst", ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"), 200, None),
 }  # fmt: skip
 
 
 # -- running one connector against one replay -------------------------------------------------
-async def _start_server(venue: str, faults: Faults, interval_s: float) -> ReplayServer:
+async def _start_server(
+    venue: str, faults: Faults, interval_s: float, book_frames: int | None = None
+) -> ReplayServer:
     config = ReplayConfig(
         venue=venue,
         recording=recording(VENUES[venue][0]),
         frame_interval_s=interval_s,
         faults=faults,
+        book_frames=book_frames,
     )
     return await ReplayServer(config).start()
 
@@ -103,10 +115,12 @@ async def _run_replay(
     interval_s: float = 0.001,
     stale_after_s: float = 30.0,
     until: Callable[[ConnectorCounters], bool] = lambda _: True,
+    book_frames: int | None = None,
 ) -> tuple[ReplayServer, Connector]:
-    """Replay the whole recording, wait until the connector has caught up and synced, stop it."""
+    """Replay the recording (or its first book frames), wait until the connector has caught up
+    and synced, stop it."""
     _create_topics(settings)
-    server = await _start_server(venue, faults or Faults(), interval_s)
+    server = await _start_server(venue, faults or Faults(), interval_s, book_frames)
     connector = _connector(server, settings, stale_after_s)
     task = asyncio.create_task(connector.run())
     try:
