@@ -54,15 +54,10 @@ class Bybit(Dialect):
         replies = [json.dumps(reply)]
         for topic in message.get("args", []):
             symbol = str(topic).rsplit(".", 1)[-1]
-            if operation == "unsubscribe":
-                connection.keys.discard(symbol)
-                continue
-            connection.keys.add(symbol)
-            if symbol in self.books:
-                replies.append(self._snapshot(symbol))
+            replies += self.subscribe(connection, symbol, operation == "subscribe")
         return replies
 
-    def _snapshot(self, symbol: str) -> str:
+    def snapshot(self, symbol: str) -> str:
         book, (topic, update, seq, ts) = self.books[symbol], self.last[symbol]
         data = {"s": symbol, "b": book.top_bids(), "a": book.top_asks(), "u": update, "seq": seq}
         return json.dumps({"topic": topic, "type": "snapshot", "ts": ts, "data": data, "cts": ts})

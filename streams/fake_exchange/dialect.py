@@ -57,6 +57,18 @@ class Dialect:
         """Handle a client request; return the replies (snapshots included)."""
         raise NotImplementedError
 
+    def snapshot(self, symbol: str) -> str:
+        """A websocket snapshot of the true book (venues that send one on subscribe)."""
+        raise NotImplementedError
+
+    def subscribe(self, connection: Connection, symbol: str, subscribe: bool = True) -> list[str]:
+        """(Un)subscribe one instrument; a subscribe to a known book answers with its snapshot."""
+        if not subscribe:
+            connection.keys.discard(symbol)
+            return []
+        connection.keys.add(symbol)
+        return [self.snapshot(symbol)] if symbol in self.books else []
+
     def rest(self, path: str, query: Mapping[str, str]) -> tuple[int, str]:
         return 404, json.dumps({"error": f"no REST endpoint {path}"})
 

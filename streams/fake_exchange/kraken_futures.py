@@ -67,15 +67,10 @@ class KrakenFutures(Dialect):
         for product in (str(name).upper() for name in message.get("product_ids", [])):
             done = "subscribed" if event == "subscribe" else "unsubscribed"
             replies.append(json.dumps({"event": done, "feed": FEED, "product_ids": [product]}))
-            if event == "unsubscribe":
-                connection.keys.discard(product)
-                continue
-            connection.keys.add(product)
-            if product in self.books:
-                replies.append(self._snapshot(product))
+            replies += self.subscribe(connection, product, event == "subscribe")
         return replies
 
-    def _snapshot(self, product: str) -> str:
+    def snapshot(self, product: str) -> str:
         book, (seq, timestamp) = self.books[product], self.last[product]
         body = {
             "feed": SNAPSHOT_FEED, "product_id": product, "timestamp": timestamp, "seq": seq,

@@ -54,16 +54,10 @@ class Okx(Dialect):
             replies.append(json.dumps({"event": operation, "arg": argument}))
             if argument.get("channel") != "books":
                 continue
-            symbol = argument["instId"]
-            if operation == "unsubscribe":
-                connection.keys.discard(symbol)
-                continue
-            connection.keys.add(symbol)
-            if symbol in self.books:
-                replies.append(self._snapshot(symbol))
+            replies += self.subscribe(connection, argument["instId"], operation == "subscribe")
         return replies
 
-    def _snapshot(self, symbol: str) -> str:
+    def snapshot(self, symbol: str) -> str:
         book = self.books[symbol]
         bids, asks = book.top_bids(self.SNAPSHOT_DEPTH), book.top_asks(self.SNAPSHOT_DEPTH)
         checksum = okx_checksum([(b[0], b[1]) for b in bids], [(a[0], a[1]) for a in asks])

@@ -21,6 +21,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from streams.fake_exchange.binance import Binance
 from streams.fake_exchange.book import TextBook
 from streams.fake_exchange.bybit import Bybit
+from streams.fake_exchange.deribit import Deribit
 from streams.fake_exchange.dialect import BookFrame, Connection, Dialect, load
 from streams.fake_exchange.faults import Faults, FaultSchedule
 from streams.fake_exchange.kraken import Kraken
@@ -38,6 +39,7 @@ DIALECTS: dict[str, type[Dialect]] = {
     "BINANCE_FUTURES": Binance,
     "BINANCE_DELIVERY": Binance,
     "BYBIT": Bybit,
+    "DERIBIT": Deribit,
     "KRAKEN": Kraken,
     "KRAKEN_FUTURES": KrakenFutures,
     "OKX": Okx,

@@ -24,7 +24,13 @@ from tests.connectors.test_session import (
 pytestmark = pytest.mark.integration
 
 SLICE = 400  # book frames per run: enough for every instrument's snapshot and some updates
-FAULT_AT = 150
+FAULTS_AT = {"DERIBIT": 20}  # book frames before the fault; the Deribit recording is short
+
+
+def _at(venue: str) -> int:
+    return FAULTS_AT.get(venue, 150)
+
+
 CHECKSUM_VENUES = {venue for venue, row in VENUES.items() if row[3] is not None}
 
 
@@ -33,7 +39,7 @@ async def test_a_withheld_update_resyncs_only_its_instrument(
     kafka_settings: Settings, venue: str
 ) -> None:
     server, connector = await _run_replay(
-        kafka_settings, venue, Faults(remove_at=FAULT_AT), book_frames=SLICE
+        kafka_settings, venue, Faults(remove_at=_at(venue)), book_frames=SLICE
     )
 
     symbol = server.fired["remove"]
@@ -51,7 +57,10 @@ async def test_a_corrupt_checksum_resyncs_only_its_instrument(
     kafka_settings: Settings, venue: str
 ) -> None:
     server, connector = await _run_replay(
-        kafka_settings, venue, Faults(corrupt_checksum_at=FAULT_AT), book_frames=SLICE
+        kafka_settings,
+        venue,
+        Faults(corrupt_checksum_at=_at(venue)),
+        book_frames=SLICE,
     )
 
     symbol = server.fired["corrupt"]
@@ -66,7 +75,11 @@ async def test_a_dropped_connection_reconnects_and_resyncs_its_books(
     kafka_settings: Settings, venue: str
 ) -> None:
     server, connector = await _run_replay(
-        kafka_settings, venue, Faults(drop_at=FAULT_AT), interval_s=0.005, book_frames=SLICE
+        kafka_settings,
+        venue,
+        Faults(drop_at=_at(venue)),
+        interval_s=0.005,
+        book_frames=SLICE,
     )
 
     deltas = _read_back(kafka_settings, connector.counters.published)
@@ -80,8 +93,9 @@ async def test_a_dropped_connection_reconnects_and_resyncs_its_books(
 @pytest.mark.parametrize("venue", sorted(VENUES))
 async def test_a_silent_connection_trips_the_watchdog(kafka_settings: Settings, venue: str) -> None:
     server, connector = await _run_replay(
-        kafka_settings, venue, Faults(silent_at=FAULT_AT), interval_s=0.01, stale_after_s=0.5,
-        until=lambda counters: counters.stale_connections >= 1, book_frames=SLICE,
+        kafka_settings, venue, Faults(silent_at=_at(venue)), interval_s=0.01,
+        stale_after_s=0.5, until=lambda counters: counters.stale_connections >= 1,
+        book_frames=SLICE,
     )  # fmt: skip
 
     deltas = _read_back(kafka_settings, connector.counters.published)

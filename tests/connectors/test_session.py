@@ -65,6 +65,14 @@ VENUES = {
         None,
         None,
     ),
+    "DERIBIT": (
+        "DERIBIT.ws.1.0",
+        ("BTC-24SEP21-8000-P", "BTC-30JUL21-24000-P", "ETH-30JUL21-2800-C", "BTC-31DEC21-34000-P",
+         "BTC-24SEP21-34000-P", "BTC-24JUN22-15000-C", "ETH-27AUG21-4000-P", "ETH-23JUL21-2300-C",
+         "BTC-31DEC21-300000-C", "BTC-25MAR22-30000-C"),
+        None,
+        None,
+    ),
     "BYBIT": ("BYBIT.jsonl.zst", ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"), 200, None),
 }  # fmt: skip
 
