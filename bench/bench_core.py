@@ -26,6 +26,7 @@ from typing import Any
 from order_book import OrderBook
 from sections import replace_section
 
+from streams.config import shared_recordings
 from streams.core.book import NATIVE, Book
 from streams.core.config import MetricsConfig
 from streams.core.metrics import MetricState, imbalance_record
@@ -35,13 +36,13 @@ from streams.sources.raw import read_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
-RECORDING = ROOT.parent / "shared" / "data" / "exchange-recordings" / "BYBIT.jsonl.zst"
+RECORDING = shared_recordings() / "BYBIT.jsonl.zst"
 START, END = "<!-- bench_core:start -->", "<!-- bench_core:end -->"
 REPEATS = 7
 PASSES = 3  # passes over the recording per timed repeat
 TARGET = 100_000
 # What the last speed work measured (interleaved A/B runs of whole processes), kept with the table.
-HISTORY = """Speed work for issue 3 (interleaved A/B runs, one process per variant, CPU time):
+HISTORY = """Speed work on the compiled core (interleaved A/B runs, one process per variant, CPU time):
 before it (commit c6bf6b1, pure Python) book + metrics ran 62,600 events/s (16.0 µs/event) and
 `Pipeline.process` 49,500/s (20.2 µs); after it, compiled, 149,000/s (6.7 µs) and 91,000/s
 (11.0 µs); the pure-Python fallback 65,300/s (15.3 µs) and 51,000/s (19.6 µs). Every output is

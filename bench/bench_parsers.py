@@ -2,12 +2,11 @@
 
 Run: `.venv/bin/python bench/bench_parsers.py`. Prints a table and rewrites the section between
 the `bench_parsers` markers in docs/benchmarks.md. "parse" times the venue parser alone; "sync"
-adds the BookSynchronizer (sequence rules, and checksum verification on Kraken/OKX).
+adds the BookSynchronizer (sequence rules, and checksum verification on Kraken/OKX/Bitfinex).
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 import time
@@ -16,14 +15,13 @@ from pathlib import Path
 
 from sections import replace_section
 
+from streams.config import shared_recordings
 from streams.sources.recording import CONNECT, RECV, read_recording
 from streams.venues.registry import get_venue
 from streams.venues.synchronizer import BookSynchronizer
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDINGS = Path(
-    os.environ.get("STREAMS_RECORDINGS", ROOT.parent / "shared/data/exchange-recordings")
-)
+RECORDINGS = shared_recordings()
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench_parsers:start -->", "<!-- bench_parsers:end -->"
 MINIMUM_SECONDS = 0.5
@@ -31,9 +29,12 @@ MINIMUM_SECONDS = 0.5
 CASES = [
     ("BINANCE_DELIVERY", "BINANCE_DELIVERY.ws.1.0"),
     ("BINANCE_FUTURES", "BINANCE_FUTURES.ws.1.0"),
+    ("BITFINEX", str(ROOT / "tests/fixtures/data/BITFINEX.ws.1.0")),  # with its checksum frames
+    ("BITSTAMP", "BITSTAMP.ws.1.0"),  # websocket frames only: the sync buffers for REST
     ("BYBIT", "BYBIT.jsonl.zst"),
     ("COINBASE", "COINBASE.jsonl.zst"),
     ("DERIBIT", "DERIBIT.ws.1.0"),
+    ("GEMINI", "GEMINI.ws.1.0"),
     ("KRAKEN", "KRAKEN.ws.50.0"),
     ("KRAKEN_FUTURES", "KRAKEN_FUTURES.ws.1.0"),
     ("OKX", "OKX.ws.1.0"),

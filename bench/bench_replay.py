@@ -24,13 +24,13 @@ from sections import replace_section  # noqa: E402  (bench/ is on sys.path as th
 from streams.audit.replay import ReplayRequest, replay  # noqa: E402
 from streams.broker import LocalBroker  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
-from streams.config import Settings, Topics  # noqa: E402
+from streams.config import Settings, Topics, shared_recordings  # noqa: E402
 from streams.sources.raw import read_raw  # noqa: E402
 from streams.transport import DeltaPublisher, create_topics, topic_specs  # noqa: E402
 
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench_replay:start -->", "<!-- bench_replay:end -->"
-RECORDING = ROOT.parent / "shared" / "data" / "exchange-recordings" / "BYBIT.jsonl.zst"
+RECORDING = shared_recordings() / "BYBIT.jsonl.zst"
 HOUR_US = 3_600_000_000
 
 
@@ -91,7 +91,7 @@ def main() -> int:
         f"|---:|---:|---:|---:|---:|---:|\n"
         f"| {messages:,} | {len(result.imbalance):,} | {len(result.suggestions):,} | "
         f"{seconds:.1f} | {messages / seconds:,.0f} | {speedup:,.0f}x |\n\n"
-        f"Target (issue 8): >= 10x real time.\n{END}"
+        f"Target: >= 10x real time.\n{END}"
     )
     replace_section(DOCUMENT, "bench_replay", section)
     print(section)

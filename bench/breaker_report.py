@@ -21,6 +21,7 @@ from typing import Any
 
 from sections import replace_section
 
+from streams.config import shared_recordings
 from streams.core.breaker import BreakerConfig
 from streams.core.pipeline import Pipeline
 from streams.core.types import SourcePosition
@@ -37,9 +38,7 @@ from streams.sources.raw import read_raw
 from streams.sources.tardis import read_tardis
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDINGS = Path(
-    os.environ.get("STREAMS_RECORDINGS", ROOT.parent / "shared/data/exchange-recordings")
-)
+RECORDINGS = shared_recordings()
 DOCUMENT = ROOT / "docs" / "breaker.md"
 PLOT = ROOT / "docs" / "breaker_flash_crash.png"
 SEEDS = range(5)

@@ -13,6 +13,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from streams.config import shared_recordings
 from streams.core.pipeline import Pipeline
 from streams.sources.raw import read_raw
 from streams.venues.instruments import bundled_registry
@@ -71,4 +72,4 @@ def main(recordings: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/exchange-recordings"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else shared_recordings())

@@ -26,6 +26,8 @@ __all__ = [
     "Topics",
     "load_pipeline_config",
     "render_pipeline_config",
+    "shared_long_books",
+    "shared_recordings",
 ]
 
 ENVIRONMENT: dict[str, str] = {
@@ -56,9 +58,23 @@ ENVIRONMENT: dict[str, str] = {
 TOOLING_ENVIRONMENT: dict[str, str] = {
     "STREAMS_PURE_PYTHON": "unset (1: install without compiling the core; setup.py)",
     "STREAMS_RECORDINGS": "../shared/data/exchange-recordings (the venue recordings of the "
-    "connector tests and the benchmarks)",
+    "tests, the benchmarks and the instrument snapshot builder)",
+    "STREAMS_LONG_BOOKS": "../shared/data/long-books (the hour-long real books of the breaker "
+    "evaluation)",
 }
 _TOOLING_PREFIX = "STREAMS_TEST_"
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_recordings() -> Path:
+    """The real venue recordings beside the repository, which the tests and benchmarks read."""
+    return Path(os.environ.get("STREAMS_RECORDINGS") or _SHARED_DATA / "exchange-recordings")
+
+
+def shared_long_books() -> Path:
+    """The hour-long real tardis books beside the repository (calm markets) for the breaker."""
+    return Path(os.environ.get("STREAMS_LONG_BOOKS") or _SHARED_DATA / "long-books")
+
 
 _SECURITY_PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
 _LOG_FORMATS = ("text", "json")

@@ -115,38 +115,21 @@ def make_consumer(settings: Settings, group_id: str, **overrides: Any) -> Consum
 
 
 class DeltaPublisher:
-    """Publish book deltas keyed by instrument id, surfacing every delivery error."""
+    """Publish book deltas keyed by instrument id, timestamped by event time; errors surface."""
 
     def __init__(self, settings: Settings, codecs: TopicCodecs, topic: str | None = None) -> None:
         self.topic = topic or settings.topics.book_deltas
         self._codecs = codecs
-        self._producer = make_producer(settings)
-        self._errors: list[str] = []
-        self.delivered = 0
-
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._errors.append(f"{message.topic()}[{message.partition()}]: {error}")
-        else:
-            self.delivered += 1
+        self._out = KafkaOutputSink(settings)
 
     def publish(self, delta: BookDelta) -> None:
-        value = self._codecs.encode_delta(delta)
-        key = delta.instrument.encode()
-        while True:
-            try:
-                self._producer.produce(
-                    self.topic,
-                    value=value,
-                    key=key,
-                    timestamp=delta.event_time // 1000,
-                    on_delivery=self._on_delivery,
-                )
-                break
-            except BufferError:
-                self._producer.poll(0.1)  # local queue full: wait for deliveries, then retry
-        self._producer.poll(0)
-        self._raise_errors()
+        self._out.produce(
+            self.topic,
+            delta.instrument.encode(),
+            self._codecs.encode_delta(delta),
+            timestamp_ms=delta.event_time // 1000,
+        )
+        self._out.raise_errors()
 
     def publish_many(self, deltas: Iterable[BookDelta]) -> int:
         count = 0
@@ -156,15 +139,7 @@ class DeltaPublisher:
         return count
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        remaining = self._producer.flush(timeout_s)
-        self._raise_errors()
-        if remaining:
-            raise DeliveryError(f"{remaining} record(s) still undelivered after {timeout_s:.0f} s")
-
-    def _raise_errors(self) -> None:
-        if self._errors:
-            errors, self._errors = self._errors, []
-            raise DeliveryError(f"{len(errors)} record(s) failed: {errors[0]}")
+        self._out.flush(timeout_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +266,11 @@ def read_partition_range(
 
 
 class KafkaOutputSink:
-    """Produce output records with librdkafka; `flush` raises if any record was not delivered."""
+    """The one producer loop: retry while librdkafka's queue is full, collect delivery errors.
+
+    `flush` (and `raise_errors`) raise `DeliveryError` if any record was not delivered, so no
+    caller can lose a record silently.
+    """
 
     def __init__(self, settings: Settings, **overrides: Any) -> None:
         # Only failures call back: a Python callback per delivered record costs ~1 µs each.
@@ -304,25 +283,37 @@ class KafkaOutputSink:
             self._errors.append(f"{message.topic()}[{message.partition()}]: {error}")
 
     def produce(
-        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+        *,
+        timestamp_ms: int = 0,
     ) -> None:
+        """Queue one record (timestamp 0: the producer's time); serve delivery callbacks."""
         while True:
             try:
                 self._producer.produce(
                     topic, value=value, key=key, on_delivery=self._on_delivery,
                     headers=headers,  # type: ignore[arg-type]  # list is invariant; bytes fit
+                    timestamp=timestamp_ms,
                 )  # fmt: skip
-                return
+                break
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let deliveries drain, then retry
+        self._producer.poll(0)
+
+    def raise_errors(self) -> None:
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise DeliveryError(f"{len(errors)} record(s) failed: {errors[0]}")
 
     def flush(self, timeout_s: float = 60.0) -> None:
         remaining = self._producer.flush(timeout_s)
-        if self._errors:
-            errors, self._errors = self._errors, []
-            raise DeliveryError(f"{len(errors)} output record(s) failed: {errors[0]}")
+        self.raise_errors()
         if remaining:
-            raise DeliveryError(f"{remaining} output record(s) undelivered after {timeout_s:.0f} s")
+            raise DeliveryError(f"{remaining} record(s) undelivered after {timeout_s:.0f} s")
 
 
 def partition_count(settings: Settings, topic: str) -> int:

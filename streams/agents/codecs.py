@@ -3,8 +3,8 @@
 `register_faust_codecs(settings)` makes `value_serializer="streams-imbalance"` (and
 `streams-book-delta`, `streams-suggestion`) usable on any Faust topic or agent, so a downstream
 Faust app reads and writes our topics as typed records. The product's own worker consumes raw
-bytes and decodes whole batches in an executor, so decoding stays off the event loop; it uses the
-same `RecordCodec` underneath.
+bytes and decodes whole batches in its compute child process, so decoding stays off the event
+loop; it uses the same `RecordCodec` underneath.
 """
 
 from __future__ import annotations

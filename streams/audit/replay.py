@@ -24,9 +24,9 @@ from streams.core.pipeline import Pipeline
 from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import SourcePosition
 from streams.exceptions import StreamsError
-from streams.transport import make_consumer
+from streams.transport import KafkaOutputSink, make_consumer
 
-__all__ = ["ReplayRequest", "ReplayResult", "replay"]
+__all__ = ["ReplayRequest", "ReplayResult", "publish_replay", "replay"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,3 +138,19 @@ def _apply(
     if output.imbalance is not None:
         result.imbalance.append(dict(output.imbalance))
     result.suggestions.extend(dict(s) for s in output.suggestions)
+
+
+def publish_replay(settings: Settings, result: ReplayResult) -> None:
+    """Produce a replay's outputs to the `replay.*` topics (never the live ones), keyed as live."""
+    replay_topics = settings.topics.replay()
+    codecs = TopicCodecs.register(settings, replay_topics)
+    sink = KafkaOutputSink(settings)
+    for topic, codec, records in (
+        (replay_topics.imbalance, codecs.imbalance, result.imbalance),
+        (replay_topics.suggestions, codecs.suggestion, result.suggestions),
+    ):
+        for record in records:
+            sink.produce(
+                topic, f"{record['exchange']}:{record['symbol']}".encode(), codec.encode(record)
+            )
+    sink.flush()

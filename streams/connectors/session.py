@@ -410,39 +410,22 @@ class DeadLetterSink:
     """Produce rejected frames to the dead-letter topic, reason and venue in headers."""
 
     def __init__(self, settings: Settings, venue: str, topic: str | None = None) -> None:
-        from streams.transport import make_producer
+        from streams.transport import KafkaOutputSink
 
         self.topic = topic or settings.topics.dead_letter
         self.venue = venue.upper()
-        self._producer = make_producer(settings)
-        self._errors: list[str] = []
-
-    def _on_delivery(self, error: object, message: object) -> None:
-        if error is not None:
-            self._errors.append(str(error))
+        self._out = KafkaOutputSink(settings)
 
     def reject(self, frame: str | bytes, reason: str) -> None:
         value = frame.encode() if isinstance(frame, str) else frame
-        headers: list[tuple[str, str | bytes | None]] = [
+        headers = [
             ("reason", reason.encode()[:1024]),
             ("source", f"connector:{self.venue}".encode()),
         ]
-        while True:
-            try:
-                self._producer.produce(self.topic, value=value, key=self.venue.encode(),
-                                       headers=headers, on_delivery=self._on_delivery)  # fmt: skip
-                break
-            except BufferError:
-                self._producer.poll(0.1)  # local queue full: let deliveries drain
-        self._producer.poll(0)
+        self._out.produce(self.topic, self.venue.encode(), value, headers)
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        from streams.transport import DeliveryError
-
-        remaining = self._producer.flush(timeout_s)
-        if self._errors or remaining:
-            errors, self._errors = self._errors, []
-            raise DeliveryError(f"dead letters: {len(errors)} failed, {remaining} undelivered")
+        self._out.flush(timeout_s)
 
 
 def run_connector(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from streams.config import shared_recordings
 from streams.sources.raw import read_raw
 from streams.sources.recording import HTTP, read_recording
 from streams.venues.instruments import BUNDLED, InstrumentEntry, parse_instruments
@@ -28,9 +29,16 @@ def build_snapshot(recordings: Path) -> dict[str, Any]:
         "BYBIT": "BYBIT.jsonl.zst", "COINBASE": "COINBASE.jsonl.zst", "DERIBIT": "DERIBIT.ws.1.0",
         "KRAKEN": "KRAKEN.ws.50.0", "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0", "OKX": "OKX.ws.1.0",
         "OKCOIN": "OKCOIN.ws.1.0",
+        "KUCOIN": "KUCOIN.ws.1.0",
+        "HUOBI": "HUOBI.ws.44.0",
+        "CRYPTO.COM": "CRYPTO.COM.jsonl.zst",
+        "BITFINEX": "BITFINEX.ws.11.0",
+        "BITSTAMP": "BITSTAMP.ws.1.0",
+        "GEMINI": "GEMINI.ws.1.0",
     }  # fmt: skip
     metadata = {venue: [f"{venue}.0"] for venue in books}
     metadata["BYBIT"] = ["BYBIT.jsonl.zst"]
+    metadata["CRYPTO.COM"] = ["CRYPTO.COM.jsonl.zst"]
     metadata["COINBASE"] = ["COINBASE.jsonl.zst", "COINBASE.0"]
     chosen: dict[str, InstrumentEntry] = {}
     recorded: dict[str, str] = {}
@@ -57,7 +65,7 @@ def build_snapshot(recordings: Path) -> dict[str, Any]:
 if __name__ == "__main__":
     import sys
 
-    source = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/exchange-recordings")
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else shared_recordings()
     document = build_snapshot(source)
     BUNDLED.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{BUNDLED}: {len(document['instruments'])} instruments", file=sys.stderr)

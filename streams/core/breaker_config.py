@@ -6,21 +6,17 @@ can tell which parameters produced a suggestion.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
+from streams.core.config import DEPTH_BANDS_BPS, canonical_hash
 from streams.core.exceptions import BreakerConfigError
 from streams.core.types import KINDS
 
-__all__ = ["DEFAULT_TIER", "DEPTH_BANDS_BPS", "INSTRUMENT_KINDS", "BreakerConfig", "BreakerTier"]
-
-#: Depth bands the imbalance record carries (`depth_{bid,ask}_{band}bps`).
-DEPTH_BANDS_BPS = (10, 25, 50, 100)
+__all__ = ["DEFAULT_TIER", "INSTRUMENT_KINDS", "BreakerConfig", "BreakerTier"]
 
 #: Instrument classes a tier can match (the instrument registry's `kind`).
 INSTRUMENT_KINDS = KINDS
@@ -235,8 +231,7 @@ class BreakerConfig:
 
     def config_hash(self) -> str:
         """Return a stable 16-hex-digit hash of the configuration."""
-        text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return canonical_hash(self.as_dict())
 
     def tier_of(self, instrument: str) -> int:
         """Return the band tier of an instrument: first matching glob in `instrument_tiers`."""

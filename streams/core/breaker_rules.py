@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from streams.core.breaker_config import DEPTH_BANDS_BPS, BreakerConfig
+from streams.core.breaker_config import BreakerConfig
 from streams.core.breaker_windows import Baseline, MeanPriceWindow, RangeWindow
+from streams.core.config import DEPTH_BANDS_BPS
 
 __all__ = [
     "HALT", "NORMAL", "THROTTLE", "UNFILLABLE_BPS", "WATCH", "Rule", "RuleState", "make_rules",

@@ -14,7 +14,7 @@ from typing import Any
 
 from streams.core.exceptions import MetricsConfigError
 
-__all__ = ["DEPTH_BANDS_BPS", "MetricsConfig", "config_hash"]
+__all__ = ["DEPTH_BANDS_BPS", "MetricsConfig", "canonical_hash", "config_hash"]
 
 # Fixed by the imbalance schema (one field per band and side).
 DEPTH_BANDS_BPS: tuple[int, ...] = (10, 25, 50, 100)
@@ -76,7 +76,15 @@ def _positive(value: object) -> bool:
     )
 
 
-def config_hash(*parts: dict[str, Any]) -> str:
-    """Stable short hash of configuration dicts (canonical JSON, SHA-256, 16 hex digits)."""
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+def canonical_hash(value: Any) -> str:
+    """Stable short hash of JSON-compatible values (canonical JSON, SHA-256, 16 hex digits).
+
+    Stable across processes and machines, so an audit can match a record to its configuration.
+    """
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def config_hash(*parts: dict[str, Any]) -> str:
+    """The hash of several configuration dicts together (the pipeline's metrics and breaker)."""
+    return canonical_hash(parts)

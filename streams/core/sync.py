@@ -31,6 +31,7 @@ class SequenceRule(StrEnum):
     BINANCE_FUTURES = "binance_futures"  # bridge U <= lastUpdateId <= u, then pu == previous u
     CONTIGUOUS = "contiguous"  # sequence == previous sequence + 1
     CHAIN = "chain"  # prev_sequence == previous sequence
+    MONOTONIC = "monotonic"  # only rises (a time stamp): at or below the last is stale, never a gap
     NONE = "none"  # no numbers: only checksums or nothing protect the book
 
 
@@ -194,6 +195,8 @@ class InstrumentSync(Generic[T]):
             if numbers.last == last + 1:
                 return _Verdict.ACCEPT
             return _Verdict.STALE if numbers.last <= last else _Verdict.GAP
+        if self.rule is SequenceRule.MONOTONIC:
+            return _Verdict.ACCEPT if numbers.last > last else _Verdict.STALE
         # CHAIN: a packet without a previous number (a re-sent snapshot) starts a new chain.
         if numbers.previous is None or numbers.previous == last:
             return _Verdict.ACCEPT

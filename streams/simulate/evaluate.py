@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams.config import shared_long_books
 from streams.core.breaker import STATES, BreakerConfig
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta, SourcePosition
@@ -26,8 +27,7 @@ __all__ = [
     "evaluate_scenario",
 ]
 
-#: hour-long real tardis books (calm markets) beside the repository: ../shared/data/long-books
-LONG_BOOKS = Path(__file__).resolve().parents[3] / "shared" / "data" / "long-books"
+LONG_BOOKS = shared_long_books()
 
 _MICROS = 1_000_000
 

@@ -19,6 +19,7 @@ from streams.core.sync import SequenceRule
 from streams.core.types import BookDelta
 from streams.venues.checksum import ChecksumBook
 from streams.venues.exceptions import ParseError
+from streams.venues.specs import SpecBuilder
 
 __all__ = [
     "EMPTY",
@@ -56,10 +57,11 @@ class Capabilities:
 
     exchange: str
     sequence_rule: SequenceRule
-    checksum: str | None  # "KRAKEN", "OKX" or None
+    checksum: str | None  # "KRAKEN", "OKX", "BITFINEX" or None
     snapshot_source: str  # SnapshotSource.REST or SnapshotSource.WEBSOCKET
     max_subscriptions: int | None  # per connection; None where the venue documents no count
     connection_sequence: bool = False  # one number across every channel of a connection
+    snapshots_only: bool = False  # every push is a top-N book: published as its differences
     docs: str = ""  # the official documentation page, by name
 
 
@@ -68,13 +70,16 @@ class VenueUpdate:
     """One parsed book packet plus what sync needs beyond the delta.
 
     `first_sequence` is Binance's U. `raw_bids`/`raw_asks` keep the venue's original decimal text,
-    only for checksum venues: floats lose the trailing zeros the checksum covers.
+    only for checksum venues: floats lose the trailing zeros the checksum covers. `checksum_only`
+    marks a frame that carries nothing but the checksum of the book so far (Bitfinex `cs`): it is
+    verified, never published.
     """
 
     delta: BookDelta
     first_sequence: int | None = None
     raw_bids: RawLevels = ()
     raw_asks: RawLevels = ()
+    checksum_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,11 @@ class VenueParser(Protocol):
 
     @property
     def capabilities(self) -> Capabilities: ...
+
+    @property
+    def instrument_endpoints(self) -> tuple[str, ...]: ...
+
+    def read_instruments(self, build: SpecBuilder, body: Any) -> None: ...
 
     def parse(self, frame: str | bytes, receive_time_us: int) -> ParseResult: ...
 
@@ -119,6 +129,10 @@ class BaseVenueParser:
 
     capabilities: ClassVar[Capabilities]
     endpoint: str = ""
+    instrument_endpoints: ClassVar[tuple[str, ...]] = ()  # public REST lists of contract specs
+
+    def read_instruments(self, build: SpecBuilder, body: Any) -> None:
+        """Add the specs of one instrument-endpoint response to `build` (default: none known)."""
 
     def parse(self, frame: str | bytes, receive_time_us: int) -> ParseResult:
         """Parse one frame; any malformed content becomes a `ParseError`."""

@@ -26,7 +26,8 @@ from streams.venues.base import (
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
-from streams.venues.symbols import expiry_from_yymmdd, split_concatenated
+from streams.venues.specs import SpecBuilder, price_filter_tick
+from streams.venues.symbols import asset, expiry_from_yymmdd, split_concatenated
 
 __all__ = [
     "BinanceDeliveryParser",
@@ -42,6 +43,36 @@ FUTURES_MAX_STREAMS = 200  # "A single connection can listen to a maximum of 200
 SUBSCRIBE_BATCH = 200  # streams per SUBSCRIBE request, to stay under the message-rate limit
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from one response of the instrument endpoint."""
+    for item in body.get("symbols", []):
+        symbol = item["symbol"]
+        at = f"symbols[symbol={symbol}]"
+        base, quote = asset(item["baseAsset"]), asset(item["quoteAsset"])
+        common = {
+            "base": (base, f"{at}.baseAsset"), "quote": (quote, f"{at}.quoteAsset"),
+            "tick_size": (price_filter_tick(item.get("filters", [])),
+                          f"{at}.filters[PRICE_FILTER].tickSize"),
+        }  # fmt: skip
+        fields: dict[str, tuple[Any, str]]
+        if build.venue in ("BINANCE", "BINANCE_US"):
+            fields = {"kind": ("spot", "(spot exchangeInfo)"),
+                      "settlement": (quote, f"{at}.quoteAsset (spot)")}  # fmt: skip
+        elif build.venue == "BINANCE_FUTURES":
+            fields = {
+                "kind": ("linear", f"{at}.contractType (USD-M: quantity in the base asset)"),
+                "settlement": (asset(item["marginAsset"]), f"{at}.marginAsset"),
+                "contract_size": (1.0, "(USD-M quantities are base units; no contractSize)"),
+            }
+        else:
+            fields = {
+                "kind": ("inverse", f"{at}.contractType (COIN-M: contracts of contractSize USD)"),
+                "settlement": (asset(item["marginAsset"]), f"{at}.marginAsset"),
+                "contract_size": (float(item["contractSize"]), f"{at}.contractSize"),
+            }
+        build.add(symbol, {**common, **fields})
+
+
 class BinanceSpotParser(BaseVenueParser):
     """Spot `<symbol>@depth@100ms`; snapshot from `GET /api/v3/depth?limit=1000`."""
 
@@ -53,6 +84,10 @@ class BinanceSpotParser(BaseVenueParser):
         max_subscriptions=SPOT_MAX_STREAMS,
         docs="Binance Spot API: WebSocket Streams, How to manage a local order book correctly",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://api.binance.com/api/v3/exchangeInfo",
+    )
+    read_instruments = staticmethod(read_instruments)
     websocket_url: ClassVar[str] = "wss://stream.binance.com:9443/stream"
     rest_url: ClassVar[str] = "https://api.binance.com/api/v3/depth"
 
@@ -155,6 +190,9 @@ class BinanceUsParser(BinanceSpotParser):
         max_subscriptions=SPOT_MAX_STREAMS,
         docs="Binance.US API: WebSocket Streams, Managing a local order book",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://api.binance.us/api/v3/exchangeInfo",
+    )
     websocket_url: ClassVar[str] = "wss://stream.binance.us:9443/stream"
     rest_url: ClassVar[str] = "https://api.binance.us/api/v3/depth"
 
@@ -169,6 +207,9 @@ class BinanceFuturesParser(BinanceSpotParser):
         snapshot_source=SnapshotSource.REST,
         max_subscriptions=FUTURES_MAX_STREAMS,
         docs="Binance USDS-M Futures: Websocket Market Streams, How to manage a local order book",
+    )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://fapi.binance.com/fapi/v1/exchangeInfo",
     )
     websocket_url: ClassVar[str] = "wss://fstream.binance.com/stream"
     rest_url: ClassVar[str] = "https://fapi.binance.com/fapi/v1/depth"
@@ -192,6 +233,9 @@ class BinanceDeliveryParser(BinanceFuturesParser):
         snapshot_source=SnapshotSource.REST,
         max_subscriptions=FUTURES_MAX_STREAMS,
         docs="Binance COIN-M Futures: Websocket Market Streams, How to manage a local order book",
+    )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://dapi.binance.com/dapi/v1/exchangeInfo",
     )
     websocket_url: ClassVar[str] = "wss://dstream.binance.com/stream"
     rest_url: ClassVar[str] = "https://dapi.binance.com/dapi/v1/depth"

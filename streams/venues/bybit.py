@@ -24,7 +24,8 @@ from streams.venues.base import (
     make_delta,
     parse_levels,
 )
-from streams.venues.symbols import split_concatenated
+from streams.venues.specs import SpecBuilder, positive_number
+from streams.venues.symbols import asset, split_concatenated
 
 __all__ = ["BybitParser"]
 
@@ -33,6 +34,29 @@ CATEGORIES = ("spot", "linear", "inverse", "option")
 BOOK_DEPTH = 200  # linear/inverse: 1, 50, 200, 500; spot: 1, 50, 200
 TOPIC_PREFIX = "orderbook."
 SUBSCRIBE_BATCH = 10  # spot accepts at most 10 args per subscribe request
+
+
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from one response of the instrument endpoint."""
+    result = body.get("result", {})
+    category = result.get("category", "")
+    build.parser = BybitParser(f"wss://stream.bybit.com/v5/public/{category}")
+    for item in result.get("list", []):
+        symbol = item["symbol"]
+        at = f"result.list[symbol={symbol}]"
+        base, quote = asset(item["baseCoin"]), asset(item["quoteCoin"])
+        settle = asset(item.get("settleCoin") or quote)
+        kind = {"spot": "spot", "linear": "linear", "inverse": "inverse"}.get(category)
+        where = "contractType" if category != "spot" else "(category=spot)"
+        size_note = {"spot": "base units", "linear": "qty in the base coin",
+                     "inverse": "contracts of 1 USD"}.get(category, "")  # fmt: skip
+        tick = positive_number(item.get("priceFilter", {}).get("tickSize"))
+        build.add(symbol, {
+            "kind": (kind, f"{at}.{where}"), "base": (base, f"{at}.baseCoin"),
+            "quote": (quote, f"{at}.quoteCoin"), "settlement": (settle, f"{at}.settleCoin"),
+            "contract_size": (1.0, f"(Bybit v5 {category}: {size_note})"),
+            "tick_size": (tick, f"{at}.priceFilter.tickSize"),
+        })  # fmt: skip
 
 
 class BybitParser(BaseVenueParser):
@@ -46,6 +70,11 @@ class BybitParser(BaseVenueParser):
         max_subscriptions=None,
         docs="Bybit V5 API: WebSocket Stream, Public, Orderbook",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = tuple(
+        f"https://api.bybit.com/v5/market/instruments-info?category={category}&limit=1000"
+        for category in ("spot", "linear", "inverse")
+    )
+    read_instruments = staticmethod(read_instruments)
 
     def __init__(self, endpoint: str = "", depth: int = BOOK_DEPTH) -> None:
         tail = endpoint.rstrip("/").rsplit("/", 1)[-1] if endpoint else ""

@@ -27,15 +27,17 @@ class ChecksumBook:
 
     __slots__ = ("_book", "checksum_format", "max_depth")
 
-    def __init__(self, checksum_format: str, max_depth: int = 0) -> None:
+    def __init__(self, checksum_format: str | None, max_depth: int = 0) -> None:
+        """`checksum_format` None: the venue computes its checksum itself from `top`."""
         self.checksum_format = checksum_format
         self.max_depth = max_depth
         self._book = self._new_book()
 
     def _new_book(self) -> OrderBook:
-        if self.max_depth:
-            return OrderBook(checksum_format=self.checksum_format, max_depth=self.max_depth)
-        return OrderBook(checksum_format=self.checksum_format)
+        options: dict[str, Any] = {"max_depth": self.max_depth} if self.max_depth else {}
+        if self.checksum_format is not None:
+            options["checksum_format"] = self.checksum_format
+        return OrderBook(**options)
 
     def apply(
         self,

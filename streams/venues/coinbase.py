@@ -25,6 +25,8 @@ from streams.venues.base import (
     make_delta,
     parse_levels,
 )
+from streams.venues.specs import SpecBuilder, positive_number
+from streams.venues.symbols import asset
 
 __all__ = ["CoinbaseParser"]
 
@@ -33,6 +35,21 @@ CHANNEL = "level2"
 DATA_CHANNEL = "l2_data"
 BID_SIDES = frozenset(("bid", "buy"))
 ASK_SIDES = frozenset(("offer", "ask", "sell"))
+
+
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from one response of the instrument endpoint."""
+    products = body.get("products", []) if isinstance(body, dict) else body
+    for item in products:
+        symbol = item.get("product_id") or item["id"]
+        at = f"products[{symbol}]"
+        base = asset(item.get("base_currency_id") or item["base_currency"])
+        quote = asset(item.get("quote_currency_id") or item["quote_currency"])
+        build.add(symbol, {
+            "kind": ("spot", "(spot products)"), "base": (base, f"{at}.base_currency"),
+            "quote": (quote, f"{at}.quote_currency"), "settlement": (quote, f"{at}.quote_currency"),
+            "tick_size": (positive_number(item.get("quote_increment")), f"{at}.quote_increment"),
+        })  # fmt: skip
 
 
 class CoinbaseParser(BaseVenueParser):
@@ -47,6 +64,10 @@ class CoinbaseParser(BaseVenueParser):
         connection_sequence=True,
         docs="Coinbase Advanced Trade WebSocket: Level2 channel; Sequence numbers",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://api.coinbase.com/api/v3/brokerage/market/products",
+    )
+    read_instruments = staticmethod(read_instruments)
 
     def __init__(self, endpoint: str = "") -> None:
         self.endpoint = endpoint or WEBSOCKET_URL

@@ -22,6 +22,7 @@ from streams.venues.base import (
     VenueUpdate,
     make_delta,
 )
+from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset, expiry_from_day_month_year
 
 __all__ = ["DeribitParser"]
@@ -38,6 +39,33 @@ def _levels(levels: Sequence[Any]) -> tuple[tuple[float, ...], tuple[float, ...]
     return prices, sizes
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from one response of the instrument endpoint."""
+    for item in body.get("result", []):
+        name = item["instrument_name"]
+        at = f"result[instrument_name={name}]"
+        base, quote = asset(item["base_currency"]), asset(item["quote_currency"])
+        settle = asset(item.get("settlement_currency") or item.get("counter_currency") or base)
+        if item["kind"] == "option":
+            kind, size = "option", float(item["contract_size"])
+            size_at = f"{at}.contract_size (amount in the underlying)"
+        elif item["kind"] == "future" and quote == "USD":
+            kind, size = "inverse", 1.0  # book amounts are USD; contract_size 10 is the lot
+            size_at = f"{at}.quote_currency=USD: amounts are USD (contract_size is the USD lot)"
+        elif item["kind"] == "future":
+            kind, size = "linear", 1.0
+            size_at = f"{at}.kind=future, quote {quote}: amounts in the base currency"
+        else:
+            continue  # combos have no book of their own here
+        build.add(name, {
+            "kind": (kind, f"{at}.kind"), "base": (base, f"{at}.base_currency"),
+            "quote": (quote, f"{at}.quote_currency"),
+            "settlement": (settle, f"{at}.settlement_currency (default: base_currency)"),
+            "contract_size": (size, size_at),
+            "tick_size": (positive_number(item["tick_size"]), f"{at}.tick_size"),
+        })  # fmt: skip
+
+
 class DeribitParser(BaseVenueParser):
     """Notifications `{"method":"subscription","params":{"channel":..,"data":{..}}}`."""
 
@@ -49,6 +77,11 @@ class DeribitParser(BaseVenueParser):
         max_subscriptions=None,
         docs="Deribit API v2: Subscriptions, book.{instrument_name}.{interval}",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = tuple(
+        f"https://www.deribit.com/api/v2/public/get_instruments?currency={currency}&expired=false"
+        for currency in ("BTC", "ETH", "SOL", "USDC")
+    )
+    read_instruments = staticmethod(read_instruments)
 
     def __init__(self, endpoint: str = "", interval: str = INTERVAL) -> None:
         self.endpoint = endpoint or WEBSOCKET_URL

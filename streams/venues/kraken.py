@@ -27,6 +27,7 @@ from streams.venues.base import (
     seconds_text_to_micros,
 )
 from streams.venues.checksum import ChecksumBook
+from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset
 
 __all__ = ["KrakenParser", "kraken_checksum"]
@@ -45,6 +46,22 @@ def kraken_checksum(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, s
     return zlib.crc32("".join(parts).encode())
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from one response of the instrument endpoint."""
+    for pair, item in body.get("result", {}).items():
+        wsname = item.get("wsname")
+        if not wsname or "/" not in wsname:
+            continue
+        at = f"result.{pair}"
+        base, quote = (asset(part) for part in wsname.split("/"))
+        tick = positive_number(item.get("tick_size")) or 10.0 ** -int(item["pair_decimals"])
+        build.add(wsname, {
+            "kind": ("spot", f"{at}.aclass_base"), "base": (base, f"{at}.wsname"),
+            "quote": (quote, f"{at}.wsname"), "settlement": (quote, f"{at}.wsname (spot)"),
+            "tick_size": (tick, f"{at}.pair_decimals"),
+        })  # fmt: skip
+
+
 class KrakenParser(BaseVenueParser):
     """Frames are lists: [channelID, {...}, ({...},) "book-1000", "XBT/USD"]."""
 
@@ -56,6 +73,10 @@ class KrakenParser(BaseVenueParser):
         max_subscriptions=None,
         docs="Kraken Spot WebSocket API v1: book; How to maintain a valid order book",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://api.kraken.com/0/public/AssetPairs",
+    )
+    read_instruments = staticmethod(read_instruments)
 
     def __init__(self, endpoint: str = "", depth: int = BOOK_DEPTH) -> None:
         self.endpoint = endpoint or WEBSOCKET_URL

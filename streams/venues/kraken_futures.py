@@ -20,6 +20,7 @@ from streams.venues.base import (
     VenueUpdate,
     make_delta,
 )
+from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset, expiry_from_yymmdd
 
 __all__ = ["KrakenFuturesParser"]
@@ -35,6 +36,30 @@ def _levels(levels: Sequence[Any]) -> tuple[tuple[float, ...], tuple[float, ...]
     )
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from one response of the instrument endpoint."""
+    kinds = {
+        "futures_inverse": "inverse",
+        "flexible_futures": "linear",
+        "futures_vanilla": "linear",
+    }
+    for item in body.get("instruments", []):
+        kind = kinds.get(item.get("type", ""))
+        if kind is None:
+            continue
+        symbol = item["symbol"].upper()
+        at = f"instruments[symbol={item['symbol']}]"
+        base, quote = build.name(symbol).split("-")[:2]
+        settle = base if kind == "inverse" else quote
+        build.add(symbol, {
+            "kind": (kind, f"{at}.type"), "base": (base, f"{at}.underlying"),
+            "quote": (quote, f"{at}.underlying"),
+            "settlement": (settle, f"{at}.type (inverse: settles in the base)"),
+            "contract_size": (float(item["contractSize"]), f"{at}.contractSize"),
+            "tick_size": (positive_number(item.get("tickSize")), f"{at}.tickSize"),
+        })  # fmt: skip
+
+
 class KrakenFuturesParser(BaseVenueParser):
     """`book_snapshot` with bids/asks lists, `book` with one {side, price, qty, seq}."""
 
@@ -46,6 +71,10 @@ class KrakenFuturesParser(BaseVenueParser):
         max_subscriptions=None,
         docs="Kraken Futures WebSocket API v1: Public feeds, Book",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://futures.kraken.com/derivatives/api/v3/instruments",
+    )
+    read_instruments = staticmethod(read_instruments)
 
     def __init__(self, endpoint: str = "") -> None:
         self.endpoint = endpoint or WEBSOCKET_URL

@@ -26,6 +26,7 @@ from streams.venues.base import (
     raw_levels,
 )
 from streams.venues.checksum import ChecksumBook
+from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset, expiry_from_yymmdd
 
 __all__ = ["OkcoinParser", "OkxParser", "okx_checksum", "to_signed_32"]
@@ -51,6 +52,32 @@ def okx_checksum(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]
     return to_signed_32(zlib.crc32(":".join(parts).encode()))
 
 
+def read_instruments(build: SpecBuilder, body: Any) -> None:
+    """Contract specs from one response of the instrument endpoint."""
+    for item in body.get("data", []):
+        name = item["instId"]
+        at = f"data[instId={name}]"
+        tick = (positive_number(item.get("tickSz")), f"{at}.tickSz")
+        if item["instType"] == "SPOT":
+            base, quote = asset(item["baseCcy"]), asset(item["quoteCcy"])
+            build.add(name, {
+                "kind": ("spot", f"{at}.instType"), "base": (base, f"{at}.baseCcy"),
+                "quote": (quote, f"{at}.quoteCcy"), "settlement": (quote, f"{at}.quoteCcy"),
+                "tick_size": tick,
+            })  # fmt: skip
+            continue
+        base, quote = (asset(part) for part in item["uly"].split("-")[:2])
+        kind = {"linear": "linear", "inverse": "inverse"}.get(item.get("ctType", ""), "option")
+        size = float(item["ctVal"]) * float(item.get("ctMult") or 1)
+        build.add(name, {
+            "kind": (kind, f"{at}.ctType"), "base": (base, f"{at}.uly"),
+            "quote": (quote, f"{at}.uly"),
+            "settlement": (asset(item["settleCcy"]), f"{at}.settleCcy"),
+            "contract_size": (size, f"{at}.ctVal * ctMult (in ctValCcy={item['ctValCcy']})"),
+            "tick_size": tick,
+        })  # fmt: skip
+
+
 class OkxParser(BaseVenueParser):
     """`{"arg":{"channel":"books","instId":..},"action":"snapshot"|"update","data":[{..}]}`."""
 
@@ -62,6 +89,11 @@ class OkxParser(BaseVenueParser):
         max_subscriptions=None,
         docs="OKX API v5: WebSocket Public Channel, Order book channel (checksum, seqId)",
     )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = tuple(
+        f"https://www.okx.com/api/v5/public/instruments?instType={kind}"
+        for kind in ("SPOT", "SWAP", "FUTURES")
+    )
+    read_instruments = staticmethod(read_instruments)
     websocket_url: ClassVar[str] = "wss://ws.okx.com:8443/ws/v5/public"
 
     def __init__(self, endpoint: str = "") -> None:
@@ -147,5 +179,8 @@ class OkcoinParser(OkxParser):
         snapshot_source=SnapshotSource.WEBSOCKET,
         max_subscriptions=None,
         docs="OKCoin API v5: WebSocket Public Channel, Order book channel",
+    )
+    instrument_endpoints: ClassVar[tuple[str, ...]] = (
+        "https://www.okcoin.com/api/v5/public/instruments?instType=SPOT",
     )
     websocket_url: ClassVar[str] = "wss://real.okcoin.com:8443/ws/v5/public"

@@ -16,12 +16,19 @@ from streams.venues.binance import (
     BinanceSpotParser,
     BinanceUsParser,
 )
+from streams.venues.bitfinex import BitfinexParser
+from streams.venues.bitstamp import BitstampParser
 from streams.venues.bybit import BybitParser
 from streams.venues.coinbase import CoinbaseParser
+from streams.venues.cryptocom import CryptoComParser
 from streams.venues.deribit import DeribitParser
 from streams.venues.exceptions import UnknownVenueError
+from streams.venues.gemini import GeminiParser
+from streams.venues.huobi import HuobiParser
+from streams.venues.hyperliquid import HyperliquidParser
 from streams.venues.kraken import KrakenParser
 from streams.venues.kraken_futures import KrakenFuturesParser
+from streams.venues.kucoin import KucoinParser
 from streams.venues.okx import OkcoinParser, OkxParser
 
 __all__ = ["CAPABILITIES", "VENUES", "get_venue", "venue_names"]
@@ -33,11 +40,18 @@ VENUES: dict[str, Callable[[str], VenueParser]] = {
         BinanceUsParser,
         BinanceFuturesParser,
         BinanceDeliveryParser,
+        BitfinexParser,
+        BitstampParser,
         BybitParser,
         CoinbaseParser,
+        CryptoComParser,
         DeribitParser,
+        GeminiParser,
+        HuobiParser,
+        HyperliquidParser,
         KrakenParser,
         KrakenFuturesParser,
+        KucoinParser,
         OkxParser,
         OkcoinParser,
     )

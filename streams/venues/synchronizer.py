@@ -4,6 +4,9 @@ The live connector shell and the offline readers both use `BookSynchronizer`, so
 replays through exactly the code that runs live. Per instrument it keeps the core sequence state
 (`core.sync.InstrumentSync`) and, on checksum venues, a text book to verify the venue's checksum.
 It performs no I/O: resyncs come back as `ResyncRequest`s for the shell to carry out.
+On snapshot-only venues (every push a top-N book: Hyperliquid, Huobi, Crypto.com) the first
+snapshot is published as one and each later one as its difference from the previous
+(`difference`): downstream sees the same snapshot-then-deltas stream as from any venue.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ from streams.core.types import BookDelta
 from streams.venues.base import SnapshotSource, VenueParser, VenueUpdate
 from streams.venues.checksum import ChecksumBook
 
-__all__ = ["BookSynchronizer", "ResyncRequest", "SyncOutput", "SynchronizerCounters"]
+__all__ = [
+    "BookSynchronizer",
+    "ResyncRequest",
+    "SyncOutput",
+    "SynchronizerCounters",
+    "difference",
+]
+
+Side = dict[float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,7 @@ class SynchronizerCounters:
     published: int = 0
     checksums_verified: int = 0
     connection_gaps: int = 0
+    unchanged_snapshots: int = 0  # snapshot-only venues: a push equal to the previous book
 
 
 @dataclass(slots=True)
@@ -61,6 +73,7 @@ class _Instrument:
     checksum_book: ChecksumBook | None
     venue_symbol: str
     last_published: int | None = None
+    top: tuple[Side, Side] | None = None  # snapshot-only venues: the last pushed book
 
 
 class BookSynchronizer:
@@ -130,14 +143,37 @@ class BookSynchronizer:
         return state
 
     def _on_update(self, update: VenueUpdate, output: SyncOutput) -> None:
+        state = self._state(update.delta)
+        if update.delta.is_snapshot and self.parser.capabilities.snapshots_only:
+            differenced = self._difference(state, update)
+            if differenced is None:
+                self.counters.unchanged_snapshots += 1
+                return
+            update = differenced
         delta = update.delta
-        state = self._state(delta)
         if delta.is_snapshot:
             steps = state.sync.on_snapshot(update, delta.sequence)
         else:
             numbers = SequenceNumbers(update.first_sequence, delta.sequence, delta.prev_sequence)
             steps = state.sync.on_delta(update, numbers)
         self._carry_out(state, delta.instrument, steps, output)
+
+    def _difference(self, state: _Instrument, update: VenueUpdate) -> VenueUpdate | None:
+        """The push as a delta from the previous one; the first after a (re)sync stays whole."""
+        delta = update.delta
+        current = (dict(zip(delta.bid_prices, delta.bid_sizes, strict=True)),
+                   dict(zip(delta.ask_prices, delta.ask_sizes, strict=True)))  # fmt: skip
+        previous, state.top = state.top, current
+        if previous is None or not state.sync.synced:
+            return update
+        bid_prices, bid_sizes = difference(previous[0], current[0])
+        ask_prices, ask_sizes = difference(previous[1], current[1])
+        if not bid_prices and not ask_prices:
+            return None
+        return VenueUpdate(dataclasses.replace(
+            delta, is_snapshot=False, bid_prices=bid_prices, bid_sizes=bid_sizes,
+            ask_prices=ask_prices, ask_sizes=ask_sizes,
+        ))  # fmt: skip
 
     def _carry_out(
         self, state: _Instrument, key: str, steps: list[Step[VenueUpdate]], output: SyncOutput
@@ -164,6 +200,8 @@ class BookSynchronizer:
                     self._carry_out(state, key, state.sync.on_checksum_mismatch(detail), output)
                     return
                 self.counters.checksums_verified += 1
+        if update.checksum_only:
+            return  # it carries no level: nothing to publish
         # Chain published packets so a consumer can check continuity without venue rules.
         previous = None if delta.is_snapshot else state.last_published
         if delta.prev_sequence != previous:
@@ -174,6 +212,7 @@ class BookSynchronizer:
 
     def _request(self, state: _Instrument, key: str, reason: str) -> ResyncRequest:
         state.last_published = None
+        state.top = None
         symbol = state.venue_symbol
         return ResyncRequest(
             instrument=key,
@@ -182,3 +221,16 @@ class BookSynchronizer:
             snapshot_url=self.parser.snapshot_url(symbol),
             messages=tuple(self.parser.resubscribe_messages(symbol)),
         )
+
+
+def difference(previous: Side, current: Side) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Levels of one side that changed from `previous` to `current` (price -> size), as prices
+    and sizes: new or resized levels in `current`'s order, then the levels that left, at size 0
+    (on a top-N feed a level that falls out of the top reads as removed)."""
+    prices = [price for price, size in current.items() if previous.get(price) != size]
+    sizes = [current[price] for price in prices]
+    for price in previous:
+        if price not in current:
+            prices.append(price)
+            sizes.append(0.0)
+    return tuple(prices), tuple(sizes)

@@ -128,6 +128,31 @@ def test_audit_of_a_clean_run_finds_zero_differences(
     assert "HALT" in html  # the flash crash suggestion and its evidence are tabulated
 
 
+def test_a_replay_to_topics_writes_the_live_outputs_to_the_replay_topics_only(
+    audited: dict[str, Any],
+) -> None:
+    settings: Settings = audited["settings"]
+    command = [
+        sys.executable, "-m", "streams.cli", "replay", "--from", "0", "--to", "4102444800",
+        "--to-topics", "--config", audited["config"],
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, env=settings_environment(settings), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    replay_topics = settings.topics.replay()
+    codecs = TopicCodecs.register(settings, replay_topics)
+    imbalance = OutputCollector(settings, replay_topics.imbalance, codecs.imbalance, "record_id")
+    suggestions = OutputCollector(
+        settings, replay_topics.suggestions, codecs.suggestion, "suggestion_id"
+    )
+    imbalance_count, suggestion_count = audited["counts"]
+    imbalance.wait_for(imbalance_count, 120)
+    suggestions.wait_for(suggestion_count, 60)
+    assert imbalance.records == audited["imbalance"]
+    assert suggestions.records == audited["suggestions"]
+
+
 def test_the_worker_stamps_the_hash_of_its_config_file(audited: dict[str, Any]) -> None:
     records = [*audited["imbalance"].values(), *audited["suggestions"].values()]
     assert {record["config_hash"] for record in records} == {audited["config_hash"]}

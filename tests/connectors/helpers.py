@@ -6,22 +6,20 @@ not share code with the parsers under test.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
+from streams.config import shared_recordings
+from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta
+from streams.sources.raw import DeltaReader
 from streams.sources.recording import RECV, RecordedEvent, read_recording_set
 from streams.venues.registry import get_venue
+from tests.fixtures import bitfinex, hyperliquid
 
-RECORDINGS = Path(
-    os.environ.get(
-        "STREAMS_RECORDINGS",
-        Path(__file__).resolve().parents[2].parent / "shared/data/exchange-recordings",
-    )
-)
+RECORDINGS = shared_recordings()
 
 
 def recording(name: str) -> Path:
@@ -42,11 +40,18 @@ VENUE_RECORDINGS = {
     "BINANCE_US": "BINANCE_US.ws.1.0",
     "BINANCE_FUTURES": "BINANCE_FUTURES.ws.1.0",
     "BINANCE_DELIVERY": "BINANCE_DELIVERY.ws.1.0",
+    "BITFINEX": str(bitfinex.FIXTURE),  # the recording with the checksum frames it lacks
+    "BITSTAMP": "BITSTAMP.ws.1.0",
     "BYBIT": "BYBIT.jsonl.zst",
     "COINBASE": "COINBASE.jsonl.zst",
     "DERIBIT": "DERIBIT.ws.1.0",
+    "GEMINI": "GEMINI.ws.1.0",
     "KRAKEN": "KRAKEN.ws.50.0",
     "KRAKEN_FUTURES": "KRAKEN_FUTURES.ws.1.0",
+    "KUCOIN": "KUCOIN.ws.1.0",
+    "HUOBI": "HUOBI.ws.44.0",
+    "CRYPTO.COM": "CRYPTO.COM.jsonl.zst",
+    "HYPERLIQUID": str(hyperliquid.FIXTURE),  # no recording: real archive books, live format
     "OKX": "OKX.ws.1.0",
     "OKCOIN": "OKCOIN.ws.1.0",
 }
@@ -102,3 +107,30 @@ class ReferenceBook:
         for delta in deltas:
             self.apply(delta)
         return self
+
+
+# What a read or the core book can refuse; each must be zero or explained in docs/connectors.md.
+SYNC_REJECTIONS = (
+    "gaps", "resyncs", "checksum_failures", "stale_drops", "unsynced_drops", "buffer_overflows",
+)  # fmt: skip
+
+
+def rejections(name: str, venue: str | None = None) -> dict[str, int]:
+    """Every rejection class of one recording through the reader and the pipeline, by name."""
+    reader = DeltaReader(venue, recording(name))
+    pipeline = Pipeline()
+    for delta, position in reader:
+        pipeline.process(delta, position)
+    counts = {
+        "parse_errors": reader.counters.parse_errors,
+        "resync_requests": reader.counters.resync_requests,
+        "connection_gaps": sum(s.counters.connection_gaps for s in reader.synchronizers.values()),
+        **{
+            name: sum(s.total(name) for s in reader.synchronizers.values())
+            for name in SYNC_REJECTIONS
+        },
+        "book_gaps": pipeline.counters.gaps,
+        "book_crossed": pipeline.counters.crossed,
+        "book_dropped_invalid": pipeline.counters.dropped_invalid,
+    }
+    return counts

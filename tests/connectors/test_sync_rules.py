@@ -142,3 +142,20 @@ def test_connection_sequence_reports_skipped_numbers_once() -> None:
         False,
     ]
     assert connection.gaps == 1
+
+
+def test_monotonic_rule_drops_what_the_snapshot_holds_and_never_gaps() -> None:
+    sync: InstrumentSync[str] = InstrumentSync(SequenceRule.MONOTONIC, buffer_until_snapshot=True)
+    assert _actions(sync.on_delta("before", SequenceNumbers(None, 100))) == [Action.BUFFER]
+    assert _actions(sync.on_delta("after", SequenceNumbers(None, 300))) == [Action.BUFFER]
+
+    steps = sync.on_snapshot("snapshot", 200)
+
+    assert [(s.action, s.item) for s in steps] == [
+        (Action.EMIT, "snapshot"),
+        (Action.DROP_STALE, "before"),
+        (Action.EMIT, "after"),
+    ]
+    assert _actions(sync.on_delta("far", SequenceNumbers(None, 10_000))) == [Action.EMIT]
+    assert _actions(sync.on_delta("same", SequenceNumbers(None, 10_000))) == [Action.DROP_STALE]
+    assert sync.counters.gaps == 0

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from streams.config import shared_recordings
 from streams.core.pipeline import Pipeline
 from streams.sources.raw import read_raw
 from tests.core.helpers import at, delta
 
 pytestmark = pytest.mark.unit
 
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "exchange-recordings"
+RECORDINGS = shared_recordings()
 BYBIT = RECORDINGS / "BYBIT.jsonl.zst"
 
 BIDS = [(100.0, 2.0), (99.0, 3.0)]

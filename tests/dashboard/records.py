@@ -7,26 +7,19 @@ RESUME suggestions); `recording_outputs` is the real Kraken recording (ten instr
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from streams.codec import TopicCodecs
-from streams.config import Settings
+from streams.config import Settings, shared_recordings
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta, SourcePosition
 from streams.simulate.scenarios import run_scenario
 from streams.sources.spec import open_source
 from streams.transport import KafkaOutputSink
 
-RECORDINGS = Path(
-    os.environ.get(
-        "STREAMS_TEST_RECORDINGS",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "exchange-recordings",
-    )
-)
+RECORDINGS = shared_recordings()
 KRAKEN = RECORDINGS / "KRAKEN.ws.50.0"
 STRESS = "flash_crash"
 STRESS_INSTRUMENT = "sim:SIM-USD"

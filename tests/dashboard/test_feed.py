@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +13,7 @@ from streams.dashboard.feed import TopicFeed
 from streams.dashboard.window import DashboardState
 from streams.transport import KafkaOutputSink, create_topics, topic_specs
 from tests.dashboard.records import STRESS_INSTRUMENT, stress_outputs
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -21,11 +21,7 @@ WAIT_S = 60.0  # an upper bound for a slow machine, never a speed claim
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    wait_until(condition, WAIT_S, what, interval_s=0.02)
 
 
 def imbalance_records(count: int) -> list[dict[str, object]]:

@@ -11,10 +11,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from streams.config import Settings
 from streams.operations import HealthServer, event_loop_alive
 from streams.sources.spec import open_source
 from streams.transport import DeltaPublisher, create_topics, topic_specs
+from tests.fixtures.waiting import wait_until
 from tests.fixtures.workers import RECORDINGS, WorkerFactory, free_port, settings_environment
 
 RECORDING = RECORDINGS / "BYBIT.jsonl.zst"
@@ -57,16 +57,6 @@ def samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def value(port: int, name: str, **labels: str) -> float:
     return samples(port).get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
-               alive: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
-    """Poll until `condition` holds; the deadline only turns a hang into a failure."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert alive(), f"the process exited while waiting for {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 def rss_mib(pid: int) -> float:

@@ -20,7 +20,8 @@ from streams.sinks.base import BatchWriter, PartitionBatch
 from streams.sinks.exceptions import SinkUnavailableError
 from streams.sinks.parquet import ParquetWriter
 from streams.sinks.tables import IMBALANCE, Table
-from tests.sinks.conftest import ParquetTarget, RunningSink, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.sinks.conftest import ParquetTarget, RunningSink
 from tests.sinks.records import make_records, produce
 
 pytestmark = pytest.mark.integration

@@ -20,10 +20,11 @@ from streams.sinks.runner import SinkConfig, SinkRunner
 from streams.sinks.tables import IMBALANCE, SUGGESTIONS
 from streams.transport import make_consumer
 from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.waiting import wait_until
 from tests.fixtures.workers import WorkerFactory, by_instrument, first_differences
 from tests.reliability.conftest import OwnBroker
 from tests.reliability.helpers import offline, produce_stream, recorded_deltas
-from tests.sinks.conftest import PostgresTarget, wait_until
+from tests.sinks.conftest import PostgresTarget
 
 pytestmark = pytest.mark.integration
 

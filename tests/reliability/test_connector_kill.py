@@ -20,6 +20,7 @@ from streams.run import child_environment
 from streams.transport import read_topic
 from tests.connectors.helpers import recording
 from tests.connectors.test_session import VENUES, _create_topics, _snapshots, _verify_checksums
+from tests.fixtures.waiting import wait_until
 from tests.fixtures.workers import free_port
 
 pytestmark = pytest.mark.integration
@@ -27,13 +28,6 @@ pytestmark = pytest.mark.integration
 
 def _published(settings: Settings) -> int:
     return sum(1 for _ in read_topic(settings, settings.topics.book_deltas))
-
-
-def _wait(condition, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def _listening(port: int) -> bool:
@@ -60,17 +54,17 @@ def test_connector_killed_mid_stream_resyncs_and_publishes_nothing_corrupt(
         "--url-override", f"ws://127.0.0.1:{port}/ws", "--rest-override", f"http://127.0.0.1:{port}",
     ]  # fmt: skip
     try:
-        _wait(lambda: _listening(port), 30, "the replay server")
+        wait_until(lambda: _listening(port), 30, "the replay server")
         first = subprocess.Popen(
             connect, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )
-        _wait(lambda: _published(kafka_settings) >= 800, 120, "the first connector to publish")
+        wait_until(lambda: _published(kafka_settings) >= 800, 120, "the first connector to publish")
         first.send_signal(signal.SIGKILL)
         first.wait(30)
         second = subprocess.Popen(
             connect, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )
-        _wait(lambda: b"feed finished" in server_log.read_bytes(), 180, "the end of the feed")
+        wait_until(lambda: b"feed finished" in server_log.read_bytes(), 180, "the end of the feed")
         counts = [-1, _published(kafka_settings)]
         while counts[-1] != counts[-2]:  # until the topic stops growing
             time.sleep(2)

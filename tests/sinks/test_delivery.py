@@ -14,7 +14,8 @@ from streams.config import Settings
 from streams.sinks.base import BatchWriter, PartitionBatch
 from streams.sinks.tables import IMBALANCE, SUGGESTIONS, Table
 from streams.transport import read_topic
-from tests.sinks.conftest import RunningSink, SinkProcess, SinkTarget, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.sinks.conftest import RunningSink, SinkProcess, SinkTarget
 from tests.sinks.records import make_records, produce, produce_raw
 
 pytestmark = pytest.mark.integration

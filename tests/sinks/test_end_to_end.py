@@ -15,8 +15,9 @@ from streams.sinks.tables import IMBALANCE, SUGGESTIONS
 from streams.sources.spec import open_source
 from streams.transport import DeltaPublisher
 from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.waiting import wait_until
 from tests.fixtures.workers import RECORDINGS, WorkerFactory, by_instrument, first_differences
-from tests.sinks.conftest import ParquetTarget, PostgresTarget, RunningSink, wait_until
+from tests.sinks.conftest import ParquetTarget, PostgresTarget, RunningSink
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ from streams.config import Settings
 from streams.sinks.base import PartitionBatch
 from streams.sinks.parquet import ParquetWriter, parse_file_name
 from streams.sinks.tables import IMBALANCE, SUGGESTIONS, arrow_schema
-from tests.sinks.conftest import ParquetTarget, RunningSink, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.sinks.conftest import ParquetTarget, RunningSink
 from tests.sinks.records import make_records, produce
 
 

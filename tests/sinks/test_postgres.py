@@ -15,7 +15,8 @@ from streams.sinks.migrations import MIGRATIONS, applied_versions, migrate
 from streams.sinks.postgres import PostgresWriter, redact_dsn
 from streams.sinks.tables import IMBALANCE, SUGGESTIONS, TABLES, pg_columns
 from tests.fixtures.postgres import PostgresServer
-from tests.sinks.conftest import PostgresTarget, RunningSink, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.sinks.conftest import PostgresTarget, RunningSink
 from tests.sinks.records import make_record, make_records, produce
 
 
