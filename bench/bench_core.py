@@ -42,7 +42,7 @@ REPEATS = 7
 PASSES = 3  # passes over the recording per timed repeat
 TARGET = 100_000
 # What the last speed work measured (interleaved A/B runs of whole processes), kept with the table.
-HISTORY = """Speed work on the compiled core (interleaved A/B runs, one process per variant, CPU time):
+HISTORY = """Speed work on the compiled core (interleaved A/B runs, one process per variant, CPU):
 before it (commit c6bf6b1, pure Python) book + metrics ran 62,600 events/s (16.0 µs/event) and
 `Pipeline.process` 49,500/s (20.2 µs); after it, compiled, 149,000/s (6.7 µs) and 91,000/s
 (11.0 µs); the pure-Python fallback 65,300/s (15.3 µs) and 51,000/s (19.6 µs). Every output is

@@ -17,6 +17,7 @@ __all__ = [
     "CHECKSUM_FAILURES",
     "CONSUMER_LAG",
     "DEAD_LETTERS",
+    "DROPPED",
     "EVENTS",
     "INSTRUMENTS",
     "LATENCY_SECONDS",
@@ -29,6 +30,9 @@ __all__ = [
 EVENTS = Counter("streams_events", "Input records processed", ["role"])
 OUTPUTS = Counter("streams_outputs", "Output records produced", ["role", "topic"])
 DEAD_LETTERS = Counter("streams_dead_letters", "Records sent to the dead-letter topic", ["role"])
+DROPPED = Counter(
+    "streams_dropped", "Valid records dropped on purpose (docs/reliability.md)", ["role", "reason"]
+)
 SUGGESTIONS = Counter("streams_suggestions", "Circuit-breaker suggestions", ["action"])
 BOOK_RESYNCS = Counter("streams_book_resyncs", "Book resyncs", ["venue"])
 CHECKSUM_FAILURES = Counter("streams_checksum_failures", "Checksum mismatches", ["venue"])

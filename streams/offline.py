@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +19,7 @@ from streams.core.pipeline import Pipeline, PipelineOutput
 from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import BookDelta, SourcePosition
 from streams.exceptions import StreamsError
+from streams.sources.raw import Rejects
 from streams.sources.spec import open_source
 
 __all__ = [
@@ -44,12 +45,18 @@ class ComputeSummary:
     deltas: int
     imbalance: int
     suggestions: int
+    rejects: Rejects = field(default_factory=Rejects)  # malformed input frames, skipped
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"read {self.deltas} book deltas, wrote {self.imbalance} imbalance records "
             f"and {self.suggestions} suggestions"
         )
+        if self.rejects.count:
+            text += f"; REFUSED {self.rejects.count} malformed input frames, e.g.\n  " + (
+                "\n  ".join(self.rejects.examples)
+            )
+        return text
 
 
 def dump_record(record: dict[str, Any]) -> str:
@@ -99,10 +106,12 @@ def compute_to_files(
     config = config or PipelineConfig()
     pipeline = Pipeline(config.metrics, config.breaker)
     deltas = imbalance = suggestion_count = 0
+    rejects = Rejects()
     with ExitStack() as files:
         out = files.enter_context(atomic_text_file(output))
         sugg = files.enter_context(atomic_text_file(suggestions)) if suggestions else None
-        for result in run_pipeline(_progress(open_source(source, instruments)), pipeline):
+        items = open_source(source, instruments, rejects)
+        for result in run_pipeline(_progress(items), pipeline):
             deltas += 1
             if result.imbalance is not None:
                 out.write(dump_record(dict(result.imbalance)) + "\n")
@@ -111,7 +120,7 @@ def compute_to_files(
                 suggestion_count += 1
                 if sugg is not None:
                     sugg.write(dump_record(dict(suggestion)) + "\n")
-    return ComputeSummary(deltas, imbalance, suggestion_count)
+    return ComputeSummary(deltas, imbalance, suggestion_count, rejects)
 
 
 def _progress(

@@ -115,21 +115,40 @@ def make_consumer(settings: Settings, group_id: str, **overrides: Any) -> Consum
 
 
 class DeltaPublisher:
-    """Publish book deltas keyed by instrument id, timestamped by event time; errors surface."""
+    """Publish book deltas keyed by instrument id, timestamped by event time; errors surface.
+
+    A delta whose record exceeds the producer's message size limit (`message.max.bytes`, 1 MB,
+    below the broker's default `max.message.bytes`) can never be delivered: it goes to the
+    dead-letter topic (its key, no value, a `reason` header with its size) and publishing goes
+    on; `oversized` counts them. A broker whose limit is lower refuses whole batches, good
+    deltas with the bad: that stays a `DeliveryError` (docs/reliability.md).
+    """
 
     def __init__(self, settings: Settings, codecs: TopicCodecs, topic: str | None = None) -> None:
         self.topic = topic or settings.topics.book_deltas
+        self._dead_letter_topic = settings.topics.dead_letter
         self._codecs = codecs
         self._out = KafkaOutputSink(settings)
+        self.oversized = 0
 
     def publish(self, delta: BookDelta) -> None:
-        self._out.produce(
-            self.topic,
-            delta.instrument.encode(),
-            self._codecs.encode_delta(delta),
-            timestamp_ms=delta.event_time // 1000,
-        )
+        value = self._codecs.encode_delta(delta)
+        key = delta.instrument.encode()
+        try:
+            self._out.produce(self.topic, key, value, timestamp_ms=delta.event_time // 1000)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            self._dead_letter_oversized(key, len(value))
         self._out.raise_errors()
+
+    def _dead_letter_oversized(self, key: bytes, size: int) -> None:
+        self.oversized += 1
+        reason = f"MSG_SIZE_TOO_LARGE: a book delta record of {size} bytes exceeds the limit"
+        log.warning("%s: %s; dead-lettered without its value", key.decode(errors="replace"),
+                    reason)  # fmt: skip
+        headers = [("reason", reason.encode()), ("source.topic", self.topic.encode())]
+        self._out.produce(self._dead_letter_topic, key, b"", headers)
 
     def publish_many(self, deltas: Iterable[BookDelta]) -> int:
         count = 0

@@ -28,6 +28,7 @@ from streams.exceptions import StreamsError
 from streams.observability import (
     BATCH_SECONDS,
     DEAD_LETTERS,
+    DROPPED,
     EVENTS,
     INSTRUMENTS,
     LATENCY_SECONDS,
@@ -300,6 +301,8 @@ def _record_metrics(result: BatchResult) -> None:
     INSTRUMENTS.labels(ROLE).set(result.instruments)
     EVENTS.labels(ROLE).inc(stats.records)
     DEAD_LETTERS.labels(ROLE).inc(stats.dead_letters)
+    for reason, count in stats.dropped.items():
+        DROPPED.labels(ROLE, reason).inc(count)
     OUTPUTS.labels(ROLE, "imbalance").inc(stats.imbalance)
     OUTPUTS.labels(ROLE, "suggestions").inc(stats.suggestions)
     for action in stats.suggestion_actions:

@@ -66,6 +66,7 @@ class BatchStats:
     records: int = 0
     skipped: int = 0
     dead_letters: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> deltas dropped on purpose
     imbalance: int = 0
     suggestions: int = 0
     latencies_us: list[int] = field(default_factory=list)
@@ -155,7 +156,10 @@ class DeltaBatchProcessor:
                 self._dead_letter(record, error)
             stats.dead_letters += 1
             return
-        self._instrument_partition[key] = record.partition
+        if output.dropped is not None:
+            stats.dropped[output.dropped] = stats.dropped.get(output.dropped, 0) + 1
+        if output.dropped != "unknown-instrument":  # made-up ids get no state to checkpoint
+            self._instrument_partition[key] = record.partition
         if not emit:
             return
         if output.imbalance is not None:

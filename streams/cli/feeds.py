@@ -33,16 +33,24 @@ def _publish_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
     from streams.codec import TopicCodecs
+    from streams.sources.raw import Rejects
     from streams.sources.spec import open_source
     from streams.transport import DeltaPublisher
 
     settings = resolve_settings(settings)
     publisher = DeltaPublisher(settings, TopicCodecs.register(settings), args.topic)
-    deltas = open_source(args.source, args.instruments)
+    rejects = Rejects()
+    deltas = open_source(args.source, args.instruments, rejects)
     count = publisher.publish_many(delta for delta, _ in deltas)
     publisher.flush()
     print(f"published {count} book deltas to {publisher.topic}", file=sys.stderr)
-    return 0
+    if publisher.oversized:
+        print(f"dead-lettered {publisher.oversized} deltas over the message size limit",
+              file=sys.stderr)  # fmt: skip
+    if rejects.count:
+        print(f"REFUSED {rejects.count} malformed input frames, e.g.", *rejects.examples,
+              sep="\n  ", file=sys.stderr)  # fmt: skip
+    return 1 if rejects.count or publisher.oversized else 0
 
 
 def _connect_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +115,7 @@ def _compute(args: argparse.Namespace, settings: Settings) -> int:
         args.instruments,
     )  # fmt: skip
     print(summary, file=sys.stderr)
-    return 0
+    return 1 if summary.rejects.count else 0  # outputs written, but some input was unreadable
 
 
 COMMANDS = (

@@ -14,11 +14,12 @@ from typing import Any
 from streams.core.book import Book
 from streams.core.breaker import BreakerConfig, BreakerEngine
 from streams.core.config import MetricsConfig
+from streams.core.exceptions import InvalidDeltaError
 from streams.core.metrics import MetricState, imbalance_record
 from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import BookDelta, SourcePosition
 
-__all__ = ["Pipeline", "PipelineCounters", "PipelineOutput", "record_id"]
+__all__ = ["DROP_REASONS", "Pipeline", "PipelineCounters", "PipelineOutput", "record_id"]
 
 _STATE_VERSION = 1
 
@@ -30,10 +31,15 @@ def record_id(position: SourcePosition) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PipelineOutput:
-    """What one input delta produced: at most one imbalance record and any suggestions."""
+    """What one input delta produced: at most one imbalance record and any suggestions.
+
+    `dropped` names why a delta produced nothing on purpose (one of DROP_REASONS), so that every
+    input is accounted for: an output, a dead letter (an error) or a drop with a reason.
+    """
 
     imbalance: dict[str, Any] | None
     suggestions: list[dict[str, Any]]
+    dropped: str | None = None
 
 
 @dataclass(slots=True)
@@ -55,6 +61,15 @@ class _Instrument:
 
 
 _EMPTY: list[dict[str, Any]] = []
+
+#: Why a delta is dropped on purpose (docs/reliability.md): no snapshot of the instrument yet; the
+#: book is waiting for a snapshot after a gap, a crossed book or a core error; the delta itself
+#: broke the sequence chain; it left the book crossed; it left a side of the book empty.
+DROP_REASONS = (
+    "unknown-instrument", "awaiting-snapshot", "sequence-gap", "crossed-book", "one-sided-book",
+)  # fmt: skip
+_DROPS = {reason: PipelineOutput(None, _EMPTY, reason) for reason in DROP_REASONS}
+_UNKNOWN, _AWAITING, _GAP, _CROSSED, _ONE_SIDED = (_DROPS[r] for r in DROP_REASONS)
 
 
 class Pipeline:
@@ -93,6 +108,23 @@ class Pipeline:
         return [process(delta, position) for delta, position in items]
 
     def process(self, delta: BookDelta, position: SourcePosition) -> PipelineOutput:
+        """Apply one delta; a failure inside the core raises `InvalidDeltaError` (the shells
+        dead-letter it) after invalidating the instrument's book, so no half-applied state is
+        ever used: the instrument resyncs on its next snapshot."""
+        try:
+            return self._process(delta, position)
+        except (ArithmeticError, ValueError, TypeError, IndexError) as error:
+            if isinstance(error, InvalidDeltaError):
+                raise
+            state = self._by_pair.get((delta.exchange, delta.symbol))
+            if state is not None:
+                self._invalidate(delta.instrument, state)
+            raise InvalidDeltaError(
+                f"{delta.instrument}: the core failed on this delta ({type(error).__name__}: "
+                f"{error}); the book waits for a snapshot"
+            ) from error
+
+    def _process(self, delta: BookDelta, position: SourcePosition) -> PipelineOutput:
         state = self._by_pair.get((delta.exchange, delta.symbol))
         counters = self.counters
         counters.deltas += 1
@@ -100,7 +132,7 @@ class Pipeline:
             found = self._state_of(delta)
             if found is None:  # no state for an instrument we never had a book of: a flood of
                 counters.dropped_invalid += 1  # made-up ids must not grow memory
-                return PipelineOutput(None, _EMPTY)
+                return _UNKNOWN
             state = found
         book = state.book
         max_levels = self.metrics_config.max_levels
@@ -110,7 +142,7 @@ class Pipeline:
             state.metrics.on_book_reset()
         elif not book.valid:
             counters.dropped_invalid += 1
-            return PipelineOutput(None, _EMPTY)
+            return _AWAITING
         elif (
             delta.prev_sequence is not None
             and book.last_sequence is not None
@@ -118,7 +150,7 @@ class Pipeline:
         ):
             counters.gaps += 1
             self._invalidate(delta.instrument, state)
-            return PipelineOutput(None, _EMPTY)
+            return _GAP
         bids, asks = book.bids, book.asks
         bids.apply(delta.bid_prices, delta.bid_sizes, max_levels)
         asks.apply(delta.ask_prices, delta.ask_sizes, max_levels)
@@ -126,7 +158,7 @@ class Pipeline:
         if bids.keys and asks.keys and -bids.keys[0] >= asks.keys[0]:  # Book.is_crossed, inline
             counters.crossed += 1
             self._invalidate(delta.instrument, state)
-            return PipelineOutput(None, _EMPTY)
+            return _CROSSED
         record = imbalance_record(
             book, state.metrics, self.metrics_config, delta.event_time,
             (
@@ -136,7 +168,7 @@ class Pipeline:
             ),
         )  # fmt: skip
         if record is None:
-            return PipelineOutput(None, _EMPTY)
+            return _ONE_SIDED
         spec = delta.spec  # what the sizes and notionals are in (streams.core.instruments)
         if spec is None:
             record["instrument_kind"] = record["base_currency"] = record["quote_currency"] = None

@@ -6,12 +6,37 @@ in Python at a million level changes per second, and metrics must only ever see 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from streams.core.exceptions import InvalidDeltaError
 
-__all__ = ["KINDS", "BookDelta", "ContractSpec", "SourcePosition", "instrument_id"]
+__all__ = [
+    "KINDS",
+    "MAX_ID_BYTES",
+    "MAX_PRICE",
+    "MAX_SIZE",
+    "MAX_TIME_US",
+    "MIN_PRICE",
+    "MIN_TIME_US",
+    "BookDelta",
+    "ContractSpec",
+    "SourcePosition",
+    "check_id",
+    "instrument_id",
+]
+
+# What a delta may carry (`BookDelta.validate`). Prices and sizes keep every product of the
+# metrics finite (1e15 * 1e18 * 1,000 levels is far below 1.8e308). Times are microseconds from
+# 1970 to a day short of the year 10000, so that a date, a Parquet partition and a PostgreSQL
+# timestamp hold them, shown in any time zone. Ids are short printable text, as Kafka keys, file
+# names and SQL values need.
+MIN_PRICE = 1e-12
+MAX_PRICE = 1e15
+MAX_SIZE = 1e18
+MIN_TIME_US = 0
+MAX_TIME_US = 253_402_214_399_999_999  # 9999-12-30T23:59:59.999999Z
+MAX_ID_BYTES = 64
+_MIN_LONG, _MAX_LONG = -(2**63), 2**63 - 1
 
 
 def instrument_id(exchange: str, symbol: str) -> str:
@@ -101,10 +126,26 @@ class BookDelta:
         return len(self.bid_prices) + len(self.ask_prices)
 
     def validate(self) -> BookDelta:
-        """Raise `InvalidDeltaError` unless every level is finite, priced > 0 and sized >= 0.
+        """Raise `InvalidDeltaError` unless every later stage can hold the delta.
 
-        Called at the boundaries (parsers, decoders) so the book never sees a corrupt level.
+        Called at the boundaries (parsers, decoders): whatever passes, the book, the metrics, the
+        breaker and both sinks process without overflow (see the limits above), so no record's
+        content can make a later stage fail. Chained comparisons also refuse NaN.
         """
+        if not (
+            MIN_TIME_US <= self.event_time <= MAX_TIME_US
+            and MIN_TIME_US <= self.receive_time <= MAX_TIME_US
+        ):
+            raise InvalidDeltaError(
+                f"{self.instrument}: event/receive time {self.event_time}/{self.receive_time} "
+                "is not microseconds from 1970 to 9999-12-30"
+            )
+        for name in ("sequence", "prev_sequence", "checksum"):
+            number = getattr(self, name)
+            if number is not None and not _MIN_LONG <= number <= _MAX_LONG:
+                raise InvalidDeltaError(f"{self.instrument}: {name} {number} is not a 64-bit int")
+        check_id("exchange", self.exchange)
+        check_id("symbol", self.symbol)
         if len(self.bid_prices) != len(self.bid_sizes) or len(self.ask_prices) != len(
             self.ask_sizes
         ):
@@ -113,9 +154,23 @@ class BookDelta:
             ("bid", self.bid_prices, self.bid_sizes),
             ("ask", self.ask_prices, self.ask_sizes),
         ):
-            for price, size in zip(prices, sizes, strict=True):
-                if not (math.isfinite(price) and price > 0.0):
-                    raise InvalidDeltaError(f"{self.instrument}: {side} price {price!r} not > 0")
-                if not (math.isfinite(size) and size >= 0.0):
-                    raise InvalidDeltaError(f"{self.instrument}: {side} size {size!r} not >= 0")
+            for price in prices:
+                if not MIN_PRICE <= price <= MAX_PRICE:
+                    raise InvalidDeltaError(
+                        f"{self.instrument}: {side} price {price!r} out of range"
+                    )
+            for size in sizes:
+                if not 0.0 <= size <= MAX_SIZE:
+                    raise InvalidDeltaError(
+                        f"{self.instrument}: {side} size {size!r} not in [0, {MAX_SIZE}]"
+                    )
         return self
+
+
+def check_id(name: str, value: str) -> None:
+    """Raise `InvalidDeltaError` unless `value` can be an exchange or symbol id: they become
+    Kafka keys, table keys, file names and SQL values."""
+    if not (value and len(value) <= MAX_ID_BYTES and value.isprintable()) or (
+        not value.isascii() and len(value.encode("utf-8", "replace")) > MAX_ID_BYTES
+    ):
+        raise InvalidDeltaError(f"{name} {value[:80]!r} is not 1..{MAX_ID_BYTES} printable bytes")

@@ -26,7 +26,7 @@ from streams.config import Settings
 from streams.observability import DEAD_LETTERS, SINK_WRITE_SECONDS
 from streams.sinks.base import BatchWriter, PartitionBatch
 from streams.sinks.exceptions import SinkConfigurationError, SinkUnavailableError
-from streams.sinks.tables import IMBALANCE, SUGGESTIONS, Table
+from streams.sinks.tables import IMBALANCE, SUGGESTIONS, Table, unstorable
 from streams.transport import DeliveryError, KafkaOutputSink, make_consumer
 
 __all__ = ["SinkConfig", "SinkRunner", "SinkStats"]
@@ -163,9 +163,9 @@ class SinkRunner:
     @staticmethod
     def _decode(table: Table, codec: RecordCodec, value: bytes | None) -> dict[str, Any]:
         row = codec.decode(value or b"")
-        for name in (table.id_field, "exchange", "symbol"):
-            if not row.get(name):
-                raise CodecError(f"{codec.name} record has an empty {name}")
+        problem = unstorable(table, row)
+        if problem is not None:
+            raise CodecError(f"{codec.name} record cannot be stored: {problem}")
         return row
 
     def _dead_letter(self, message: Message, error: Exception) -> None:

@@ -8,11 +8,14 @@ migration must not change after it ran); a test compares the migrated tables wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
 
 from streams.codec import load_schema
+from streams.core.exceptions import InvalidDeltaError
+from streams.core.types import MAX_TIME_US, MIN_TIME_US, check_id
 from streams.sinks.exceptions import SinkError
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "Table",
     "arrow_schema",
     "pg_columns",
+    "unstorable",
 ]
 
 PARTITION_COLUMNS = ("exchange", "symbol")  # hive directories in Parquet, not file columns
@@ -43,6 +47,52 @@ class Table:
 IMBALANCE = Table(name="imbalance", id_field="record_id", schema_name="imbalance")
 SUGGESTIONS = Table(name="suggestions", id_field="suggestion_id", schema_name="suggestion")
 TABLES = (IMBALANCE, SUGGESTIONS)
+
+
+def unstorable(table: Table, row: dict[str, Any]) -> str | None:
+    """Why a decoded row cannot be stored by every sink, or None.
+
+    Avro carries any long and any text, but a Parquet date partition and a PostgreSQL timestamp
+    hold only years 1970..9999 (`MAX_TIME_US`), an id becomes a directory name, and PostgreSQL
+    text and jsonb refuse NUL characters. The runner dead-letters such a row instead of failing
+    its batch.
+    """
+    for name in (table.id_field, "exchange", "symbol"):
+        if not row.get(name):
+            return f"has an empty {name}"
+    for name in ("exchange", "symbol"):
+        try:
+            check_id(name, row[name])
+        except InvalidDeltaError as error:
+            return str(error)
+    for name in _timestamp_fields(table):
+        value = row.get(name)
+        if value is not None and not MIN_TIME_US <= value <= MAX_TIME_US:
+            return f"has {name} {value} outside 1970 to 9999-12-30"
+    for name, value in row.items():
+        if not isinstance(value, (int, float)) and value is not None and _has_nul(value):
+            return f"has a NUL character in {name}"
+    return None
+
+
+@cache
+def _timestamp_fields(table: Table) -> tuple[str, ...]:
+    return tuple(
+        field["name"]
+        for field in table.avro()["fields"]
+        if _split_nullable(field["type"])[0] == {"type": "long", "logicalType": "timestamp-micros"}
+    )
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(item) for item in value)
+    return False
+
 
 _ARROW_PRIMITIVES = {
     "string": pa.string(),
@@ -114,7 +164,14 @@ class PgColumn:
 
     def select_expression(self) -> str:
         if self.kind == "timestamp":
-            return f"timestamptz 'epoch' + {self.name} * interval '1 microsecond'"
+            # Exact: `n * interval '1 microsecond'` multiplies in float8, which rounds every time
+            # after 2255 (2**53 µs); whole days and the remainder are both exact, and `timestamp`
+            # (no zone) arithmetic ignores the session's time zone and its DST.
+            day = 86_400_000_000
+            return (
+                f"(timestamp 'epoch' + ({self.name} / {day}) * interval '1 day'"
+                f" + ({self.name} % {day}) * interval '1 microsecond') AT TIME ZONE 'UTC'"
+            )
         if self.kind == "json":
             return f"{self.name}::jsonb"
         return self.name

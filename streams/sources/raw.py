@@ -28,7 +28,22 @@ from streams.venues.exceptions import ParseError
 from streams.venues.registry import get_venue
 from streams.venues.synchronizer import BookSynchronizer, SyncOutput
 
-__all__ = ["DeltaReader", "ReadCounters", "read_raw", "venue_from_recording"]
+__all__ = ["DeltaReader", "ReadCounters", "Rejects", "read_raw", "venue_from_recording"]
+
+_EXAMPLES = 5
+
+
+@dataclass(slots=True)
+class Rejects:
+    """Input frames a read refused (malformed): how many, and where the first few were."""
+
+    count: int = 0
+    examples: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, where: str, reason: str) -> None:
+        self.count += 1
+        if len(self.examples) < _EXAMPLES:
+            self.examples.append(f"{where}: {reason}")
 
 
 @dataclass(slots=True)
@@ -51,8 +66,12 @@ def venue_from_recording(path: str | Path) -> str:
 class DeltaReader:
     """Iterate (delta, position) over one file; keeps counters and synchronizers for inspection."""
 
-    def __init__(self, venue: str | None, path: str | Path, *, endpoint: str = "") -> None:
+    def __init__(
+        self, venue: str | None, path: str | Path, *, endpoint: str = "",
+        rejects: Rejects | None = None,
+    ) -> None:  # fmt: skip
         self.path = Path(path)
+        self.rejects = rejects if rejects is not None else Rejects()
         self.venue = (venue or venue_from_recording(self.path)).upper()
         self.endpoint = endpoint
         self.counters = ReadCounters()
@@ -86,9 +105,9 @@ class DeltaReader:
     def _payload_lines(self) -> Iterator[BookDelta]:
         synchronizer = self._synchronizer("file")
         with self.path.open("r", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
+            for number, line in enumerate(handle, start=1):
                 if line.strip():
-                    for delta in self._frame(synchronizer, line, 0):
+                    for delta in self._frame(synchronizer, line, 0, f"line {number}"):
                         yield dataclasses.replace(delta, receive_time=delta.event_time)
 
     def _recording(self, events: Iterable[RecordedEvent]) -> Iterator[BookDelta]:
@@ -100,19 +119,21 @@ class DeltaReader:
                 self._synchronizer(event.connection, event.address)
             elif event.kind == RECV:
                 yield from self._frame(
-                    self._synchronizer(event.connection), event.data, event.time_us
-                )
+                    self._synchronizer(event.connection), event.data, event.time_us,
+                    f"frame at {event.time_us} us",
+                )  # fmt: skip
             elif event.kind == HTTP and latest:
                 yield from self._snapshot(self._synchronizer(latest), event)
 
     def _frame(
-        self, synchronizer: BookSynchronizer, frame: str | bytes, time_us: int
+        self, synchronizer: BookSynchronizer, frame: str | bytes, time_us: int, where: str
     ) -> list[BookDelta]:
         self.counters.frames += 1
         try:
             output = synchronizer.on_frame(frame, time_us)
-        except ParseError:
+        except ParseError as error:
             self.counters.parse_errors += 1
+            self.rejects.add(f"{self.path}: {where}", str(error))
             return []
         return self._collect(output)
 
@@ -122,8 +143,9 @@ class DeltaReader:
             return []  # instrument listings and other REST calls
         try:
             output = synchronizer.on_snapshot(event.data, venue_symbol, event.time_us)
-        except ParseError:
+        except ParseError as error:
             self.counters.parse_errors += 1
+            self.rejects.add(f"{self.path}: snapshot {event.address}", str(error))
             return []
         self.counters.snapshots_applied += 1
         return self._collect(output)
@@ -134,11 +156,11 @@ class DeltaReader:
 
 
 def read_raw(
-    venue: str | None, path: str | Path, *, endpoint: str = ""
+    venue: str | None, path: str | Path, *, endpoint: str = "", rejects: Rejects | None = None
 ) -> Iterator[tuple[BookDelta, SourcePosition]]:
     """Yield (delta, position) from a raw payload file or a cryptofeed recording.
 
     `venue` may be None for recordings (taken from the file name). `endpoint` sets the market
     for venues that need it (Bybit: `.../v5/public/spot`) when the file does not record it.
     """
-    return iter(DeltaReader(venue, path, endpoint=endpoint))
+    return iter(DeltaReader(venue, path, endpoint=endpoint, rejects=rejects))

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streams.core.instruments import InstrumentRegistry
 from streams.core.types import BookDelta, SourcePosition
 from streams.exceptions import StreamsError
+
+if TYPE_CHECKING:
+    from streams.sources.raw import Rejects
 
 __all__ = ["SourceSpecError", "open_source"]
 
@@ -23,8 +27,10 @@ class SourceSpecError(StreamsError):
 
 
 def open_source(
-    spec: str, instruments: str | Path | None = None
+    spec: str, instruments: str | Path | None = None, rejects: Rejects | None = None
 ) -> Iterator[tuple[BookDelta, SourcePosition]]:
+    """The source's deltas; the frames a raw source refuses are counted in `rejects` (a tardis
+    file has no such frames: a malformed row stops its read with a `TardisFormatError`)."""
     from streams.venues.instruments import load_entries, load_registry, registry_of
 
     kind, _, rest = spec.partition(":")
@@ -38,7 +44,7 @@ def open_source(
         from streams.sources.raw import read_raw
 
         venue, _, path = rest.partition(":")
-        return _converted(read_raw(venue, path), load_registry(instruments))
+        return _converted(read_raw(venue, path, rejects=rejects), load_registry(instruments))
     raise SourceSpecError(f"unknown source {spec!r}: expected tardis:PATH or raw:VENUE:PATH")
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from streams.core.exceptions import InvalidDeltaError
 from streams.core.types import BookDelta, SourcePosition
 from streams.exceptions import StreamsError
 from streams.sources.text import first_undecodable_line
@@ -142,7 +143,7 @@ def _fields(
 class _Group:
     __slots__ = (
         "ask_prices", "ask_sizes", "bid_prices", "bid_sizes", "event_time", "exchange",
-        "is_snapshot", "receive_time", "symbol",
+        "is_snapshot", "line", "receive_time", "source", "symbol",
     )  # fmt: skip
 
     def __init__(
@@ -157,6 +158,7 @@ class _Group:
                 f"{source}:{line}: timestamps must be integer microseconds, got {timestamp!r}, "
                 f"{local_timestamp!r}"
             ) from None
+        self.source, self.line = source, line
         self.exchange = exchange
         self.symbol = symbol
         self.is_snapshot = is_snapshot
@@ -187,7 +189,7 @@ class _Group:
         instrument = f"{self.exchange}:{self.symbol}"
         resets = self.is_snapshot and not in_snapshot.get(instrument, False)
         in_snapshot[instrument] = self.is_snapshot
-        return BookDelta(
+        delta = BookDelta(
             exchange=self.exchange.upper(),
             symbol=self.symbol.upper(),
             venue_symbol=self.symbol,
@@ -199,6 +201,10 @@ class _Group:
             ask_prices=tuple(self.ask_prices),
             ask_sizes=tuple(self.ask_sizes),
         )
+        try:
+            return delta.validate()  # times beyond 64 bits or 9999, absurd prices, odd ids
+        except InvalidDeltaError as error:
+            raise TardisFormatError(f"{self.source}:{self.line}: {error}") from None
 
 
 def write_tardis(deltas: Iterator[BookDelta] | list[BookDelta], handle: IO[str]) -> int:

@@ -148,6 +148,7 @@ class BaseVenueParser:
             ValueError,
             AttributeError,
             OverflowError,
+            RecursionError,  # a hostile nesting depth
         ) as error:
             name = self.capabilities.exchange
             raise ParseError(f"{name}: malformed frame ({type(error).__name__}: {error})") from None
@@ -186,8 +187,8 @@ def load_json(frame: str | bytes) -> Any:
         raise ParseError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
     try:
         return json.loads(frame)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ParseError(f"not JSON: {error}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # 2 KB of `[` recurses
+        raise ParseError(f"not JSON: {type(error).__name__}: {error}") from None
 
 
 def parse_levels(levels: Iterable[Sequence[Any]]) -> tuple[tuple[float, ...], tuple[float, ...]]:

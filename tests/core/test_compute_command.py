@@ -58,3 +58,40 @@ def test_a_malformed_row_fails_with_its_line_number(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "bad.csv:3:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("timestamp", [str(2**63), str(2**63 - 1), "-1", "99999999999999999999"])
+def test_timestamps_no_later_stage_can_hold_fail_with_one_line(
+    tmp_path: Path, timestamp: str
+) -> None:
+    source = tmp_path / "far.csv"
+    source.write_text(
+        "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n"
+        f"bybit,BTCUSDT,{timestamp},2,true,bid,100,1\n"
+        f"bybit,BTCUSDT,{timestamp},2,true,ask,101,1\n"
+    )
+    output = tmp_path / "o.jsonl"
+    result = _compute("--source", f"tardis:{source}", "--output", str(output))
+    assert result.returncode == 2
+    assert "far.csv:2:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not output.exists()
+
+
+def test_malformed_raw_lines_are_reported_and_the_exit_code_says_so(tmp_path: Path) -> None:
+    """Raw venue files are read on past malformed lines (like the live connector), but the run
+    says how many it refused and where, and exits 1 instead of 0."""
+    from streams.sources.recording import RECV, read_recording_set
+
+    frames = [e.data for e in read_recording_set(BYBIT) if e.kind == RECV][:400]
+    lines = [f if isinstance(f, str) else f.decode() for f in frames]
+    mangled = {index: line[: len(line) // 2] for index, line in enumerate(lines) if index % 7 == 3}
+    source = tmp_path / "bybit.jsonl"
+    source.write_text("\n".join(mangled.get(i, line) for i, line in enumerate(lines)) + "\n")
+    output = tmp_path / "out.jsonl"
+    result = _compute("--source", f"raw:BYBIT:{source}", "--output", str(output))
+    assert result.returncode == 1, result.stderr
+    assert f"REFUSED {len(mangled)} malformed input frames" in result.stderr
+    assert "bybit.jsonl: line 4: not JSON" in result.stderr
+    assert output.exists()
+    assert "Traceback" not in result.stderr

@@ -165,3 +165,58 @@ def test_malformed_values_go_to_the_dead_letter_topic_and_the_sink_keeps_going(
         assert headers["reason"].startswith(b"CodecError")
         assert headers["source.topic"] == sink_settings.topics.imbalance.encode()
     assert running.runner.stats.dead_letters == 2
+
+
+def test_rows_no_sink_can_store_are_dead_lettered_with_a_reason(
+    target: SinkTarget, sink_settings: Settings, codecs: TopicCodecs,
+    run_sink: Callable[..., RunningSink], group_id: str,
+) -> None:  # fmt: skip
+    good = make_records(IMBALANCE, 0, 10)
+    base = make_records(IMBALANCE, 100, 105, "bad")
+    unstorable = [
+        {**base[0], "event_time": 2**63 - 1},  # no date partition, no PostgreSQL timestamp
+        {**base[1], "receive_time": -(2**63)},
+        {**base[2], "symbol": "X\x00Y"},  # PostgreSQL text refuses NUL
+        {**base[3], "exchange": "E" * 300},  # no directory name that long
+        {**base[4], "symbol": ""},
+    ]
+    produce(sink_settings, IMBALANCE, good[:5], codecs)
+    produce(sink_settings, IMBALANCE, unstorable, codecs)
+    produce(sink_settings, IMBALANCE, good[5:], codecs)
+
+    running = run_sink(target.writer(), group_id, batch_size=4)
+    wait_until(lambda: _safe_count(target, IMBALANCE) >= len(good), 120, "the good rows")
+    running.close()
+
+    assert running.errors == []
+    _expect_exactly(target, {IMBALANCE: good})
+    dead = list(read_topic(sink_settings, sink_settings.topics.dead_letter))
+    assert len(dead) == len(unstorable)
+    reasons = sorted(dict(m.headers() or [])["reason"].decode() for m in dead)
+    assert all("cannot be stored" in reason for reason in reasons), reasons
+
+
+def test_timestamps_at_the_edges_are_stored_to_the_microsecond(
+    target: SinkTarget, sink_settings: Settings, codecs: TopicCodecs,
+    run_sink: Callable[..., RunningSink], group_id: str,
+) -> None:  # fmt: skip
+    """Past 2**53 µs (year 2255) a float8 product rounds: PostgreSQL's conversion must not."""
+    from streams.core.types import MAX_TIME_US, MIN_TIME_US
+
+    edges = [MIN_TIME_US, 1, 2**53 + 1, 2**53 + 3, 7_999_999_999_999_999, MAX_TIME_US]
+    base = make_records(IMBALANCE, 0, len(edges), "edge")
+    records = [
+        {**record, "event_time": at, "receive_time": at}
+        for record, at in zip(base, edges, strict=True)
+    ]
+    produce(sink_settings, IMBALANCE, records, codecs)
+
+    running = run_sink(target.writer(), group_id, batch_size=100)
+    wait_until(lambda: _safe_count(target, IMBALANCE) >= len(records), 120, "the edge rows")
+    running.close()
+
+    assert running.errors == []
+    stored = {
+        row["record_id"]: (row["event_time"], row["receive_time"]) for row in target.rows(IMBALANCE)
+    }
+    assert stored == {r["record_id"]: (r["event_time"], r["receive_time"]) for r in records}
