@@ -211,7 +211,7 @@ def run_all(settings: Settings, config: RunConfig) -> RunSummary:
         for feed in config.feeds:
             port = free_port()
             server = children.start(
-                f"replay-{feed.venue.lower()}", "-m", "streams.connectors.replay_server",
+                f"replay-{feed.venue.lower()}", *cli, "fake-exchange",
                 feed.venue, str(feed.recording), "--port", str(port),
                 "--interval", str(config.frame_interval_s),
             )  # fmt: skip

@@ -22,7 +22,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("venues", "codec", "broker", "observability", "arguments"),
     ("transport", "sources", "operations"),
-    ("connectors", "agents", "sinks", "audit", "dashboard", "simulate", "offline"),
+    ("connectors", "fake_exchange", "agents", "sinks", "audit", "dashboard", "simulate",
+     "offline"),
     ("run",),
     ("cli",),
 )  # fmt: skip

@@ -51,6 +51,19 @@ def _dashboard(args: argparse.Namespace, settings: Settings) -> int:
     return main_dashboard(args, resolve_settings(settings))
 
 
+def _fake_exchange_arguments(parser: argparse.ArgumentParser) -> None:
+    from streams.fake_exchange.command import add_arguments
+
+    add_arguments(parser)
+
+
+def _fake_exchange(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.fake_exchange.command import main_fake_exchange
+
+    ensure_port_free("127.0.0.1", args.port, "--port")
+    return main_fake_exchange(args)
+
+
 COMMANDS: dict[str, Command] = {
     command.name: command
     for command in (
@@ -62,6 +75,8 @@ COMMANDS: dict[str, Command] = {
                 _simulate_arguments, _simulate),
         Command("dashboard", "live web view of the output topics",
                 _dashboard_arguments, _dashboard),
+        Command("fake-exchange", "serve a recording as the venue, with faults (tests)",
+                _fake_exchange_arguments, _fake_exchange),
     )
 }  # fmt: skip
 

@@ -22,7 +22,6 @@ import pytest
 from streams.codec import TopicCodecs
 from streams.config import Settings
 from streams.connectors.exceptions import ConnectorError
-from streams.connectors.replay_server import Faults, ReplayConfig, ReplayServer
 from streams.connectors.session import (
     Connector,
     ConnectorConfig,
@@ -31,6 +30,8 @@ from streams.connectors.session import (
     backoff_delay,
 )
 from streams.core.types import BookDelta
+from streams.fake_exchange.faults import Faults
+from streams.fake_exchange.server import ReplayConfig, ReplayServer
 from streams.sources.recording import RECV, read_recording
 from streams.transport import DeltaPublisher, TopicSpec, create_topics, read_topic, topic_specs
 from streams.venues.exceptions import UnknownVenueError
@@ -56,16 +57,36 @@ VENUES = {
         None,
         lambda bids, asks: okx_checksum(bids, asks),
     ),
+    "KRAKEN_FUTURES": (
+        "KRAKEN_FUTURES.ws.1.0",
+        ("PI_ETHUSD", "FI_XBTUSD_210924", "PI_LTCUSD", "FI_XBTUSD_210730", "FI_ETHUSD_211231",
+         "FI_ETHUSD_210730", "PI_XRPUSD", "FI_BCHUSD_210924", "FI_XRPUSD_210924",
+         "FI_BCHUSD_210730"),
+        None,
+        None,
+    ),
+    "DERIBIT": (
+        "DERIBIT.ws.1.0",
+        ("BTC-24SEP21-8000-P", "BTC-30JUL21-24000-P", "ETH-30JUL21-2800-C", "BTC-31DEC21-34000-P",
+         "BTC-24SEP21-34000-P", "BTC-24JUN22-15000-C", "ETH-27AUG21-4000-P", "ETH-23JUL21-2300-C",
+         "BTC-31DEC21-300000-C", "BTC-25MAR22-30000-C"),
+        None,
+        None,
+    ),
+    "BYBIT": ("BYBIT.jsonl.zst", ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"), 200, None),
 }  # fmt: skip
 
 
 # -- running one connector against one replay -------------------------------------------------
-async def _start_server(venue: str, faults: Faults, interval_s: float) -> ReplayServer:
+async def _start_server(
+    venue: str, faults: Faults, interval_s: float, book_frames: int | None = None
+) -> ReplayServer:
     config = ReplayConfig(
         venue=venue,
         recording=recording(VENUES[venue][0]),
         frame_interval_s=interval_s,
         faults=faults,
+        book_frames=book_frames,
     )
     return await ReplayServer(config).start()
 
@@ -102,10 +123,12 @@ async def _run_replay(
     interval_s: float = 0.001,
     stale_after_s: float = 30.0,
     until: Callable[[ConnectorCounters], bool] = lambda _: True,
+    book_frames: int | None = None,
 ) -> tuple[ReplayServer, Connector]:
-    """Replay the whole recording, wait until the connector has caught up and synced, stop it."""
+    """Replay the recording (or its first book frames), wait until the connector has caught up
+    and synced, stop it."""
     _create_topics(settings)
-    server = await _start_server(venue, faults or Faults(), interval_s)
+    server = await _start_server(venue, faults or Faults(), interval_s, book_frames)
     connector = _connector(server, settings, stale_after_s)
     task = asyncio.create_task(connector.run())
     try:
@@ -351,7 +374,7 @@ async def test_silent_connection_trips_the_watchdog_and_resyncs(kafka_settings: 
 @pytest.mark.integration
 async def test_sigterm_flushes_every_produced_delta(kafka_settings: Settings) -> None:
     _create_topics(kafka_settings)
-    server = await _start_server("BINANCE", Faults(), interval_s=0.02)
+    server = await _start_server("BINANCE", Faults(), interval_s=0.05)
     environment = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers or "",
@@ -368,7 +391,7 @@ async def test_sigterm_flushes_every_produced_delta(kafka_settings: Settings) ->
     )  # fmt: skip
     try:
         for _ in range(1200):  # until the connector has received a good part of the feed
-            if server.book_frames >= 150 or process.returncode is not None:
+            if server.book_frames >= 80 or process.returncode is not None:
                 break
             await asyncio.sleep(0.05)
         stopped_mid_stream = not server.done.is_set()  # judged when the signal goes, not after

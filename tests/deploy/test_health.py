@@ -192,7 +192,7 @@ def test_connector_is_ready_once_its_books_sync_and_counts_deltas(
     env = settings_environment(kafka_settings)
     replay_port, web_port = free_port(), free_port()
     spawn(processes, [
-        sys.executable, "-m", "streams.connectors.replay_server", "KRAKEN", str(KRAKEN),
+        sys.executable, "-m", "streams.cli", "fake-exchange", "KRAKEN", str(KRAKEN),
         "--port", str(replay_port), "--interval", "0.002",
     ], tmp_path / "replay.log", env)  # fmt: skip
     wait_until(lambda: "replaying" in (tmp_path / "replay.log").read_text(), 60, "replay server")

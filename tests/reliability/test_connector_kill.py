@@ -45,7 +45,7 @@ def test_connector_killed_mid_stream_resyncs_and_publishes_nothing_corrupt(
     server_log = tmp_path / "server.log"
     with server_log.open("wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streams.connectors.replay_server", "KRAKEN",
+            [sys.executable, "-m", "streams.cli", "fake-exchange", "KRAKEN",
              str(recording(name)), "--port", str(port), "--interval", "0.003"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
