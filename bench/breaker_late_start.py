@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from streams.core.breaker_config import BreakerConfig
 from streams.core.types import BookDelta, SourcePosition
+from streams.simulate.backgrounds import apply_levels
 from streams.simulate.evaluate import LONG_BOOKS, evaluate_calm
 from streams.sources.tardis import read_tardis
 
@@ -30,13 +31,8 @@ def _late(book: str, minute: int) -> Iterator[tuple[BookDelta, SourcePosition]]:
         if delta.is_snapshot:
             bids.clear()
             asks.clear()
-        for side, prices, sizes in ((bids, delta.bid_prices, delta.bid_sizes),
-                                    (asks, delta.ask_prices, delta.ask_sizes)):  # fmt: skip
-            for price, size in zip(prices, sizes, strict=True):
-                if size == 0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
+        apply_levels(bids, delta.bid_prices, delta.bid_sizes)
+        apply_levels(asks, delta.ask_prices, delta.ask_sizes)
         if started:
             yield delta, position
         elif delta.event_time - first >= minute * 60_000_000:

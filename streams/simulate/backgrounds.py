@@ -24,7 +24,7 @@ from streams.core.types import BookDelta
 from streams.simulate.market import Regime, diff_levels
 from streams.simulate.scenarios import Scenario
 
-__all__ = ["inject_stress"]
+__all__ = ["apply_levels", "inject_stress"]
 
 _MICROS = 1_000_000
 
@@ -48,8 +48,8 @@ def inject_stress(
         if delta.is_snapshot:
             bids.clear()
             asks.clear()
-        _apply(bids, delta.bid_prices, delta.bid_sizes)
-        _apply(asks, delta.ask_prices, delta.ask_sizes)
+        apply_levels(bids, delta.bid_prices, delta.bid_sizes)
+        apply_levels(asks, delta.ask_prices, delta.ask_sizes)
         if stressed is None:
             yield delta
             continue
@@ -61,7 +61,8 @@ def inject_stress(
         yield stressed.packet(delta, delta.event_time, bids, asks)
 
 
-def _apply(side: dict[float, float], prices: tuple[float, ...], sizes: tuple[float, ...]) -> None:
+def apply_levels(side: dict[float, float], prices: Iterable[float], sizes: Iterable[float]) -> None:
+    """Apply one side of a delta to a price -> size dict: size 0 deletes the level."""
     for price, size in zip(prices, sizes, strict=True):
         if size:
             side[price] = size

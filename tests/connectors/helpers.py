@@ -15,6 +15,7 @@ import pytest
 from streams.config import shared_recordings
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta
+from streams.simulate.backgrounds import apply_levels
 from streams.sources.raw import DeltaReader
 from streams.sources.recording import RECV, RecordedEvent, read_recording_set
 from streams.venues.registry import get_venue
@@ -76,15 +77,6 @@ def frames(name: str) -> Iterator[str | bytes]:
     for event in events(name):
         if event.kind == RECV:
             yield event.data
-
-
-def apply_levels(side: dict[float, float], prices: Iterable[float], sizes: Iterable[float]) -> None:
-    """Apply one side of a delta to a price -> size dict: size 0 deletes the level."""
-    for price, size in zip(prices, sizes, strict=True):
-        if size == 0.0:
-            side.pop(price, None)
-        else:
-            side[price] = size
 
 
 class ReferenceBook:
