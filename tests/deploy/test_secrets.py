@@ -19,8 +19,9 @@ from streams.sources.spec import open_source
 from streams.transport import DeltaPublisher, create_topics, topic_specs
 from tests.deploy.contract import check_environment
 from tests.deploy.scram_broker import MECHANISM, ScramBroker
-from tests.deploy.test_health import get, value, wait_until
+from tests.deploy.test_health import get, value
 from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.waiting import wait_until
 from tests.fixtures.workers import RECORDINGS, free_port, settings_environment
 
 RECORDING = RECORDINGS / "BYBIT.jsonl.zst"

@@ -20,10 +20,11 @@ import pytest
 from streams.broker import free_port
 from streams.codec import TopicCodecs
 from streams.operations import EXIT_STOP_TIMED_OUT, STOP_DEADLINE_S
+from tests.fixtures.waiting import wait_until
 from tests.fixtures.workers import WorkerFactory, WorkerProcess
 from tests.reliability.conftest import OwnBroker
 from tests.reliability.helpers import produce_stream, recorded_deltas
-from tests.sinks.conftest import ParquetTarget, wait_until
+from tests.sinks.conftest import ParquetTarget
 
 pytestmark = pytest.mark.integration
 
