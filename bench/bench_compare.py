@@ -62,6 +62,7 @@ RATE = 1_000  # offered load of the latency phase, msgs/s
 WORKER_RATE = 5_000  # the worker's latency is measured at the target load too
 WARMUP_S, MEASURE_S = 5.0, 20.0
 QUIX_VENV = Settings.from_environment().home / "bench" / "quix-venv"
+QUIX_PIN = "quixstreams==3.28.1"  # the peer's version, exact: a new one is a deliberate re-run
 
 
 # -- input --------------------------------------------------------------------------------------
@@ -436,6 +437,26 @@ def write_section(text: str) -> None:
     replace_section(DOCUMENT, "bench_compare", text)
 
 
+def ensure_quix_venv() -> bool:
+    """Create the Quix Streams environment (pinned, with our fastavro) unless it is there."""
+    python = QUIX_VENV / "bin" / "python"
+    if python.exists():
+        return True
+    from importlib.metadata import version
+
+    print(f"creating {QUIX_VENV} ({QUIX_PIN}) ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+             QUIX_PIN, f"fastavro=={version('fastavro')}"], check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f"cannot create the Quix Streams environment: {error}", flush=True)
+        return False
+    return True
+
+
 def main() -> int:
     began = time.perf_counter()
     state_dir = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
@@ -459,7 +480,7 @@ def run(settings: Settings, began: float, work: Path) -> int:
     feed = [d for d in base if d.exchange == "BYBIT"]
     results: dict[str, dict[str, Any]] = {}
     systems = ["floor", "faust", "worker"]
-    if (QUIX_VENV / "bin" / "python").exists():
+    if ensure_quix_venv():
         systems.append("quix")
     else:
         print(f"Quix Streams not installed in {QUIX_VENV}: skipped", flush=True)
