@@ -42,7 +42,8 @@ REPEATS = 7
 PASSES = 3  # passes over the recording per timed repeat
 TARGET = 100_000
 # What the last speed work measured (interleaved A/B runs of whole processes), kept with the table.
-HISTORY = """Speed work on the compiled core (interleaved A/B runs, one process per variant, CPU time):
+HISTORY = """Speed work on the compiled core (interleaved A/B runs, one process per variant, CPU
+time):
 before it (commit c6bf6b1, pure Python) book + metrics ran 62,600 events/s (16.0 µs/event) and
 `Pipeline.process` 49,500/s (20.2 µs); after it, compiled, 149,000/s (6.7 µs) and 91,000/s
 (11.0 µs); the pure-Python fallback 65,300/s (15.3 µs) and 51,000/s (19.6 µs). Every output is
@@ -68,11 +69,12 @@ compiled paths. What did it:
 
 Tried and dropped: reusing the band depths of bands that end before the first changed level
 (-0.1 µs compiled, +0.6 µs pure: the bookkeeping costs what it saves, because changes land all
-over 200-level books); compiling `pipeline.py` too (no gain); compiling the breaker modules as
-well (84,000 -> 93,000/s for `Pipeline.process`, but a checkpoint counter is written 0.0 instead
-of 0, and a stale build of files other engineers edit is a trap). Where the time goes now,
-compiled, per event: book ~2.0 µs, band depths ~1.4 µs, the 37-field record ~1 µs, OFI/MLOFI
-~0.8 µs, EWMAs and cost-to-trade records ~0.35 µs each; the breaker (pure Python) adds ~4 µs.
+over 200-level books); compiling `pipeline.py` too (no gain). The breaker modules are compiled
+too now (`breaker.py`, `breaker_rules.py`, `breaker_windows.py`): rule names are ClassVars, a sum
+over no buckets starts at 0.0 so a fresh window checkpoints 0.0 pure or compiled, and a Pipeline
+pickles as its configs and checkpoints (tests/core/test_native.py checks all three). Where the
+time goes, compiled, per event: book ~2.0 µs, band depths ~1.4 µs, the 37-field record ~1 µs,
+OFI/MLOFI ~0.8 µs, EWMAs and cost-to-trade records ~0.35 µs each, then the breaker.
 `process_many` is the same loop behind one call: it is slower, because a batch keeps its output
 records alive (fresh memory instead of reused memory, and more for the garbage collector to
 scan)."""
@@ -218,8 +220,8 @@ def section(items: Items, results: list[tuple[str, float]]) -> str:
         for name, events in results
     )
     built = (
-        "`book.py` and `metrics.py` compiled by mypyc (setup.py), and the same\nsources as pure "
-        "Python in a subprocess"
+        "`book.py`, `metrics.py` and the breaker compiled by mypyc (setup.py), and the\n"
+        "same sources as pure Python in a subprocess"
         if NATIVE
         else "pure Python: setup.py found no C compiler or was told not to\ncompile"
     )

@@ -9,6 +9,7 @@ runs here too: in a subprocess on a pure copy of the core, with `NATIVE` set the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pickle
 import random
@@ -160,3 +161,21 @@ def test_a_pickled_pipeline_goes_on_as_the_original() -> None:
     assert [copy.snapshot_state(i) for i in copy.instruments()] == [
         original.snapshot_state(i) for i in original.instruments()
     ]
+
+
+def test_a_fresh_window_checkpoints_the_same_json_pure_or_compiled() -> None:
+    """A sum over no buckets is the int 0 in Python, 0.0 in a compiled float: both write 0.0."""
+    source = Path(breaker_windows_module.__file__ or "").with_name("breaker_windows.py")
+    spec = importlib.util.spec_from_file_location("breaker_windows_pure", source)
+    assert spec is not None
+    assert spec.loader is not None
+    pure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pure)
+    states = []
+    for module in (pure, breaker_windows_module):
+        window = module.MeanPriceWindow(300)
+        window.add(1_000_000, 100.0, 60)
+        states.append(json.dumps(window.to_state()))
+
+    assert states[0] == states[1]
+    assert '"total": 0.0' in states[0]
