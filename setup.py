@@ -13,8 +13,15 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# The per-event hot path: book updates and the imbalance record.
-COMPILED = ["streams/core/book.py", "streams/core/metrics.py"]
+# The per-event hot path: Avro bytes, book updates, the imbalance record and the breaker.
+COMPILED = [
+    "streams/avro.py",
+    "streams/core/book.py",
+    "streams/core/metrics.py",
+    "streams/core/breaker.py",
+    "streams/core/breaker_rules.py",
+    "streams/core/breaker_windows.py",
+]
 
 
 def _extensions() -> list[Extension]:

@@ -17,7 +17,7 @@ import streams
 pytestmark = pytest.mark.unit
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("exceptions",),
+    ("exceptions", "avro"),
     ("core",),
     ("config",),
     ("venues", "codec", "broker", "observability", "arguments"),

@@ -12,7 +12,7 @@ entry in `make_rules`. Sources and rationale: docs/breaker.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from streams.core.breaker_config import BreakerConfig
 from streams.core.breaker_windows import Baseline, MeanPriceWindow, RangeWindow
@@ -84,9 +84,9 @@ class RuleState:
 class Rule:
     """One rule: `evaluate` a record into a level, then `reason` and `metrics` explain it."""
 
-    name = ""
+    name: ClassVar[str] = ""
     #: a THROTTLE of this rule slows the order flow; liquidity rules suggest WIDEN_BANDS instead
-    flow = False
+    flow: ClassVar[bool] = False
 
     def __init__(self, config: BreakerConfig) -> None:
         self.config = config
@@ -146,8 +146,8 @@ class ImbalanceRule(Rule):
     what moves prices (Cont, Kukanov & Stoikov 2014); requiring both filters idle resting depth.
     """
 
-    name = "persistent_imbalance"
-    flow = True
+    name: ClassVar[str] = "persistent_imbalance"
+    flow: ClassVar[bool] = True
 
     def __init__(self, config: BreakerConfig) -> None:
         super().__init__(config)
@@ -205,7 +205,7 @@ class SpreadRule(Rule):
     1 -> 3 tick move in a very tight book from counting as a liquidity event.
     """
 
-    name = "abnormal_spread"
+    name: ClassVar[str] = "abnormal_spread"
 
     def __init__(self, config: BreakerConfig) -> None:
         super().__init__(config)
@@ -260,7 +260,7 @@ class DepthRule(Rule):
     day as single orders come and go, and that is not a withdrawal.
     """
 
-    name = "depth_depletion"
+    name: ClassVar[str] = "depth_depletion"
 
     def __init__(self, config: BreakerConfig) -> None:
         super().__init__(config)
@@ -350,7 +350,7 @@ class CostRule(Rule):
     fill 100 000 has not "lost" that ability.
     """
 
-    name = "cost_to_trade"
+    name: ClassVar[str] = "cost_to_trade"
 
     def __init__(self, config: BreakerConfig) -> None:
         super().__init__(config)
@@ -428,8 +428,8 @@ class BandRule(Rule):
     not cleared within 15 s. A breach smaller than `noise_spreads` spreads is quote noise.
     """
 
-    name = "price_band"
-    flow = True
+    name: ClassVar[str] = "price_band"
+    flow: ClassVar[bool] = True
 
     def __init__(self, config: BreakerConfig) -> None:
         super().__init__(config)
@@ -511,8 +511,8 @@ class VelocityRule(Rule):
     a move no larger than `noise_spreads` spreads is quote noise (illiquid options, thin books).
     """
 
-    name = "velocity"
-    flow = True
+    name: ClassVar[str] = "velocity"
+    flow: ClassVar[bool] = True
 
     def new_state(self, instrument: str) -> RuleState:
         return _VelocityState(self.config)

@@ -67,7 +67,7 @@ class MeanPriceWindow:
         if self.rolls >= self.window_s or not buckets:
             # bound the drift of the running sum: recompute it once per window length
             self.rolls = 0
-            total = sum(mean for _, mean in buckets)
+            total = sum((mean for _, mean in buckets), 0.0)  # a float when empty, pure or compiled
         self.total = total
         self.current_second = second
         self.current_sum = 0.0

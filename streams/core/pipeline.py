@@ -93,6 +93,13 @@ class Pipeline:
         # A cache of `_instruments`, dropped whenever an instrument is restored or forgotten.
         self._by_pair: dict[tuple[str, str], _Instrument] = {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle (to the worker's compute process) as configs and per-instrument checkpoints:
+        the compiled breaker's objects cannot be rebuilt by pickle, their constructors take
+        arguments."""
+        states = {instrument: self.snapshot_state(instrument) for instrument in self._instruments}
+        return (_unpickle, (self.metrics_config, self.breaker_config, states, self.counters))
+
     def instruments(self) -> list[str]:
         return sorted(self._instruments)
 
@@ -224,3 +231,16 @@ class Pipeline:
         self._instruments.pop(instrument, None)
         self._by_pair.clear()
         self.breaker.forget(instrument)
+
+
+def _unpickle(
+    metrics: MetricsConfig,
+    breaker: BreakerConfig,
+    states: dict[str, bytes],
+    counters: PipelineCounters,
+) -> Pipeline:
+    pipeline = Pipeline(metrics, breaker)
+    for instrument, data in states.items():
+        pipeline.restore_state(instrument, data)
+    pipeline.counters = counters
+    return pipeline

@@ -1,13 +1,15 @@
 """The compiled core and its pure-Python source give the same records, bit for bit.
 
-setup.py compiles `streams/core/book.py` and `metrics.py` with mypyc when a C compiler is there
-(`NATIVE` is then true) and the compiled modules take typed-loop paths; the pure modules take
+setup.py compiles `streams/core/book.py`, `metrics.py` and the breaker (`breaker.py`,
+`breaker_rules.py`, `breaker_windows.py`) with mypyc when a C compiler is there (`NATIVE` is then
+true) and the compiled book and metrics take typed-loop paths; the pure modules take
 the standard library's C helpers (`bisect`, `sum`). Whichever this suite loaded, the other path
 runs here too: in a subprocess on a pure copy of the core, with `NATIVE` set the other way.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pickle
 import random
@@ -21,6 +23,9 @@ from pathlib import Path
 import pytest
 
 import streams.core.book as book_module
+import streams.core.breaker as breaker_module
+import streams.core.breaker_rules as breaker_rules_module
+import streams.core.breaker_windows as breaker_windows_module
 import streams.core.metrics as metrics_module
 from streams.core.book import NATIVE, _search
 from streams.core.config import DEPTH_BANDS_BPS
@@ -41,12 +46,17 @@ def _bits(values: list[float]) -> list[bytes]:
     return [struct.pack("<d", v) for v in values]
 
 
+COMPILED_MODULES = (
+    book_module, metrics_module, breaker_module, breaker_rules_module, breaker_windows_module,
+)  # fmt: skip
+
+
 def test_the_loaded_core_is_the_current_compiled_build_or_the_source() -> None:
-    for module in (book_module, metrics_module):
+    for module in COMPILED_MODULES:
         loaded = Path(module.__file__ or "")
         source = loaded.with_name(module.__name__.rpartition(".")[2] + ".py")
 
-        assert module.NATIVE is NATIVE
+        assert getattr(module, "NATIVE", NATIVE) is NATIVE
         assert (loaded.suffix == ".so") is NATIVE, loaded
         if NATIVE:
             assert loaded.stat().st_mtime >= source.stat().st_mtime, f"{source} changed; {REBUILD}"
@@ -134,3 +144,38 @@ def test_the_other_path_gives_the_same_records_suggestions_and_checkpoints(
 
     assert len(here) > 4_000
     assert other == here
+
+
+def test_a_pickled_pipeline_goes_on_as_the_original() -> None:
+    """The worker pickles its pipeline to its compute process: compiled objects go as state."""
+    items = _inputs()
+    half = len(items) // 2
+    original = Pipeline()
+    for delta, position in items[:half]:
+        original.process(delta, position)  # type: ignore[arg-type]
+    copy = pickle.loads(pickle.dumps(original))  # noqa: S301 (our own bytes)
+
+    assert copy.counters == original.counters
+    for delta, position in items[half:]:
+        assert copy.process(delta, position) == original.process(delta, position)  # type: ignore[arg-type]
+    assert [copy.snapshot_state(i) for i in copy.instruments()] == [
+        original.snapshot_state(i) for i in original.instruments()
+    ]
+
+
+def test_a_fresh_window_checkpoints_the_same_json_pure_or_compiled() -> None:
+    """A sum over no buckets is the int 0 in Python, 0.0 in a compiled float: both write 0.0."""
+    source = Path(breaker_windows_module.__file__ or "").with_name("breaker_windows.py")
+    spec = importlib.util.spec_from_file_location("breaker_windows_pure", source)
+    assert spec is not None
+    assert spec.loader is not None
+    pure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pure)
+    states = []
+    for module in (pure, breaker_windows_module):
+        window = module.MeanPriceWindow(300)
+        window.add(1_000_000, 100.0, 60)
+        states.append(json.dumps(window.to_state()))
+
+    assert states[0] == states[1]
+    assert '"total": 0.0' in states[0]
