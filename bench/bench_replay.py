@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
 
 from streams.audit.replay import ReplayRequest, replay  # noqa: E402
-from streams.broker import LocalBroker  # noqa: E402
+from streams.broker import configured_or_local  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
 from streams.config import Settings, Topics, shared_recordings  # noqa: E402
 from streams.sources.raw import read_raw  # noqa: E402
@@ -53,14 +53,8 @@ def one_hour(settings: Settings) -> tuple[int, int]:
 
 
 def main() -> int:
-    settings = Settings.from_environment()
-    broker = None
-    if not settings.bootstrap_servers:
-        broker = LocalBroker(
-            settings.home, state_dir=Path(tempfile.mkdtemp(prefix="bench-replay-"))
-        )
-        settings = settings.with_bootstrap(broker.start(heap_mb=512).bootstrap_servers)
-    try:
+    state_dir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    with configured_or_local(Settings.from_environment(), state_dir) as settings:
         tag = uuid.uuid4().hex[:8]
         topics = Topics(
             book_deltas=f"bench-{tag}.book-deltas",
@@ -76,9 +70,6 @@ def main() -> int:
         started = time.perf_counter()
         result = replay(settings, ReplayRequest(start_us=0, end_us=2**62))
         seconds = time.perf_counter() - started
-    finally:
-        if broker is not None:
-            broker.stop()
     speedup = span_us / 1e6 / seconds
     section = (
         f"{START}\n## Replay against real time (`bench/bench_replay.py`)\n\n"

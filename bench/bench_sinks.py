@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))  # the tests' record builder and PostgreSQL starte
 
 from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
 
-from streams.broker import LocalBroker  # noqa: E402
+from streams.broker import configured_or_local  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
 from streams.config import Secret, Settings, Topics  # noqa: E402
 from streams.sinks.base import BatchWriter, PartitionBatch  # noqa: E402
@@ -85,16 +86,13 @@ def _postgres(directory: Path) -> tuple[PostgresServer, Callable[[], str]]:
 def main() -> int:
     rows = make_records(IMBALANCE, 0, ROWS, prefix=uuid.uuid4().hex[:6])
     results: list[tuple[str, str, float]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-sinks-") as temp:
+    with tempfile.TemporaryDirectory(prefix="bench-sinks-") as temp, ExitStack() as stack:
         temp_path = Path(temp)
         pg_dir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
         server, new_database = _postgres(pg_dir)
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        broker = None
-        if not bootstrap:
-            broker = LocalBroker(Settings.from_environment().home, state_dir=temp_path / "kafka")
-            bootstrap = broker.start(heap_mb=512).bootstrap_servers
         try:
+            cluster = configured_or_local(Settings.from_environment(), temp_path / "kafka")
+            bootstrap = stack.enter_context(cluster).require_bootstrap()
             results.append(("parquet", "write", bench_write(
                 lambda: ParquetWriter(temp_path / "w"), rows)))  # fmt: skip
             dsn = new_database()
@@ -117,8 +115,7 @@ def main() -> int:
             results.append(("postgres", "end-to-end", bench_end_to_end(
                 settings, PostgresWriter(Secret(new_database())), ROWS)))  # fmt: skip
         finally:
-            if broker is not None:
-                broker.stop()
+            stack.close()
             if server.controllable:
                 server.stop("fast")
     body = "\n".join([
