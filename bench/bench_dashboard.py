@@ -27,11 +27,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' records, dashboard process and browser
 
-from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
+from harness import tagged_topics  # noqa: E402  (bench/ is on sys.path as the script dir)
+from sections import replace_section  # noqa: E402
 
 from streams.broker import configured_or_local  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
-from streams.config import Settings, Topics  # noqa: E402
+from streams.config import Settings  # noqa: E402
 from streams.dashboard.config import DashboardConfig  # noqa: E402
 from streams.dashboard.window import DashboardState  # noqa: E402
 from streams.transport import KafkaOutputSink, create_topics, topic_specs  # noqa: E402
@@ -140,8 +141,7 @@ def main() -> None:
         tag = uuid.uuid4().hex[:8]
         settings = Settings(
             bootstrap_servers=cluster.require_bootstrap(), schema_registry_url=f"mock://{tag}",
-            topics=Topics(book_deltas=f"b{tag}.book-deltas", imbalance=f"b{tag}.imbalance",
-                          suggestions=f"b{tag}.suggestions", dead_letter=f"b{tag}.dead-letter"),
+            topics=tagged_topics(f"bench-dashboard-{tag}"),
         )  # fmt: skip
         live = bench_kafka_to_page(settings, records)
     push = DashboardConfig().push_interval_s

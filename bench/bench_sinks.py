@@ -26,11 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' record builder and PostgreSQL starter
 
-from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
+from harness import tagged_topics  # noqa: E402  (bench/ is on sys.path as the script dir)
+from sections import replace_section  # noqa: E402
 
 from streams.broker import configured_or_local  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
-from streams.config import Secret, Settings, Topics  # noqa: E402
+from streams.config import Secret, Settings  # noqa: E402
 from streams.sinks.base import BatchWriter, PartitionBatch  # noqa: E402
 from streams.sinks.parquet import ParquetWriter  # noqa: E402
 from streams.sinks.postgres import PostgresWriter  # noqa: E402
@@ -99,12 +100,7 @@ def main() -> int:
             results.append(("postgres", "write", bench_write(
                 lambda: PostgresWriter(Secret(dsn)), rows)))  # fmt: skip
             tag = uuid.uuid4().hex[:8]
-            topics = Topics(
-                imbalance=f"bench{tag}.imbalance",
-                suggestions=f"bench{tag}.sugg",
-                dead_letter=f"bench{tag}.dlq",
-                book_deltas=f"bench{tag}.deltas",
-            )
+            topics = tagged_topics(f"bench-sinks-{tag}")
             settings = Settings(bootstrap_servers=bootstrap, topics=topics)
             create_topics(settings, topic_specs(topics, partitions=4))
             codecs = TopicCodecs.register(settings)

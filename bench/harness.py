@@ -55,12 +55,17 @@ def produce(settings: Settings, codecs: TopicCodecs, topic: str, deltas: list[Bo
     producer.flush(120)
 
 
-def fresh_topics(settings: Settings, prefix: str) -> Topics:
-    """Four new topics named after `prefix`, PARTITIONS each: one run sees only its records."""
-    topics = Topics(
+def tagged_topics(prefix: str) -> Topics:
+    """The four topics of one run, named after `prefix`: one run sees only its own records."""
+    return Topics(
         book_deltas=f"{prefix}-deltas", imbalance=f"{prefix}-imbalance",
         suggestions=f"{prefix}-suggestions", dead_letter=f"{prefix}-dead-letter",
     )  # fmt: skip
+
+
+def fresh_topics(settings: Settings, prefix: str) -> Topics:
+    """The tagged topics, created with PARTITIONS each."""
+    topics = tagged_topics(prefix)
     names = (topics.book_deltas, topics.imbalance, topics.suggestions, topics.dead_letter)
     create_topics(settings, [TopicSpec(name, PARTITIONS, {}) for name in names])
     return topics
