@@ -24,7 +24,6 @@ import dataclasses
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,29 +33,36 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
+from harness import (
+    FILES,
+    PARTITIONS,
+    base_items,
+    environment,
+    fresh_topics,
+    proc_cpu_s,
+    proc_peak_rss_mb,
+    produce,
+    scaled,
+    stop,
+)
 from sections import replace_section
 
 from streams.broker import configured_or_local, free_port
 from streams.codec import TopicCodecs
-from streams.config import Settings, Topics, shared_recordings
+from streams.config import Settings, Topics
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta, SourcePosition
-from streams.sources.raw import read_raw
-from streams.transport import TopicSpec, create_topics, make_producer
+from streams.transport import make_producer
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ROOT / "bench" / "jobs"
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks_compare.png"
-RECORDINGS = shared_recordings()
-FILES = ("BYBIT.jsonl.zst", "KRAKEN.ws.50.0", "KRAKEN_FUTURES.ws.1.0", "BINANCE_DELIVERY.ws.1.0",
-         "OKX.ws.1.0", "COINBASE.ws.28.0")  # fmt: skip
 START, END = "<!-- bench_compare:start -->", "<!-- bench_compare:end -->"
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", 2_000_000))
 COPIES = int(
     os.environ.get("BENCH_COPIES", 20)
 )  # instruments x COPIES; the rest of the scale comes from time-shifted repeats
-PARTITIONS = 4
 BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", 100))  # per slow system, throughput phase
 RATE = 1_000  # offered load of the latency phase, msgs/s
 WORKER_RATE = 5_000  # the worker's latency is measured at the target load too
@@ -66,32 +72,6 @@ QUIX_REQUIREMENTS = ("quixstreams==3.28.1", "fastavro==1.13.1")  # the peer, pin
 
 
 # -- input --------------------------------------------------------------------------------------
-def base_items() -> list[BookDelta]:
-    return [d for f in FILES for d, _ in read_raw(None, RECORDINGS / f)]
-
-
-def scaled(base: list[BookDelta], copies: int, repeats: int) -> list[BookDelta]:
-    span = max(d.event_time for d in base) - min(d.event_time for d in base) + 1_000_000
-    return [
-        dataclasses.replace(
-            d, symbol=f"{d.symbol}.{c}", event_time=d.event_time + r * span,
-            receive_time=d.receive_time + r * span,
-        )
-        for r in range(repeats)
-        for d in base
-        for c in range(copies)
-    ]  # fmt: skip
-
-
-def produce(settings: Settings, codecs: TopicCodecs, topic: str, deltas: list[BookDelta]) -> None:
-    producer = make_producer(settings)
-    for i, d in enumerate(deltas):
-        producer.produce(topic, key=d.instrument.encode(), value=codecs.encode_delta(d))
-        if i % 10_000 == 0:
-            producer.poll(0)
-    producer.flush(120)
-
-
 def expected_outputs(codecs: TopicCodecs, deltas: list[BookDelta]) -> int:
     """Imbalance records the worker will write for `deltas` (decoded as it decodes them)."""
     pipeline = Pipeline()
@@ -104,19 +84,6 @@ def expected_outputs(codecs: TopicCodecs, deltas: list[BookDelta]) -> int:
 
 
 # -- processes ----------------------------------------------------------------------------------
-def environment(settings: Settings, topics: Topics) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.require_bootstrap(),
-        "SCHEMA_REGISTRY_URL": settings.schema_registry_url,
-        "STREAMS_TOPIC_BOOK_DELTAS": topics.book_deltas,
-        "STREAMS_TOPIC_IMBALANCE": topics.imbalance,
-        "STREAMS_TOPIC_SUGGESTIONS": topics.suggestions,
-        "STREAMS_TOPIC_DEAD_LETTER": topics.dead_letter,
-        "PYTHONPATH": str(ROOT),
-    }
-
-
 def start(system: str, settings: Settings, topics: Topics, stats: Path, limit: int,
           latency: bool, log: Path) -> subprocess.Popen[bytes]:  # fmt: skip
     bootstrap = settings.require_bootstrap()
@@ -142,43 +109,6 @@ def start(system: str, settings: Settings, topics: Topics, stats: Path, limit: i
             [python, *args], env=environment(settings, topics), stdout=handle,
             stderr=subprocess.STDOUT, cwd=ROOT,
         )  # fmt: skip
-
-
-def _process_tree(pid: int) -> list[int]:
-    """The process and its live descendants (the worker's compute process among them)."""
-    try:
-        children = [
-            int(child)
-            for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()
-        ]
-    except OSError:
-        return []
-    return [pid, *(p for child in children for p in _process_tree(child))]
-
-
-def proc_cpu_s(pid: int) -> float:
-    """CPU seconds of the whole process tree: a system that uses more processes pays for them."""
-    total = 0.0
-    for member in _process_tree(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def proc_peak_rss_mb(pid: int) -> float:
-    """Sum of the tree's peak resident sets (an upper bound of the peak together)."""
-    total = 0.0
-    for member in _process_tree(pid):
-        try:
-            lines = Path(f"/proc/{member}/status").read_text().splitlines()
-        except OSError:
-            continue
-        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmHWM:"))
-    return total
 
 
 def output_count(consumer: Consumer, topic: str) -> int:
@@ -219,27 +149,7 @@ def watch_worker(process: subprocess.Popen[bytes], settings: Settings, topic: st
             "peak_rss_mb": rss, "outputs": count}  # fmt: skip
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 # -- phases -------------------------------------------------------------------------------------
-def fresh_topics(settings: Settings, prefix: str) -> Topics:
-    topics = Topics(
-        book_deltas=f"{prefix}-deltas", imbalance=f"{prefix}-imbalance",
-        suggestions=f"{prefix}-suggestions", dead_letter=f"{prefix}-dead-letter",
-    )  # fmt: skip
-    names = (topics.book_deltas, topics.imbalance, topics.suggestions, topics.dead_letter)
-    create_topics(settings, [TopicSpec(name, PARTITIONS, {}) for name in names])
-    return topics
-
-
 def throughput(system: str, settings: Settings, topics: Topics, inputs: int, expected: int,
                work: Path) -> dict[str, Any]:  # fmt: skip
     run = fresh_topics(settings, f"bench-{system}-{uuid.uuid4().hex[:6]}")

@@ -15,7 +15,6 @@ second while they streamed, and whether the page ended equal to the server.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -28,11 +27,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' records, dashboard process and browser
 
-from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
+from harness import tagged_topics  # noqa: E402  (bench/ is on sys.path as the script dir)
+from sections import replace_section  # noqa: E402
 
-from streams.broker import LocalBroker  # noqa: E402
+from streams.broker import configured_or_local  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
-from streams.config import Settings, Topics  # noqa: E402
+from streams.config import Settings  # noqa: E402
 from streams.dashboard.config import DashboardConfig  # noqa: E402
 from streams.dashboard.window import DashboardState  # noqa: E402
 from streams.transport import KafkaOutputSink, create_topics, topic_specs  # noqa: E402
@@ -137,24 +137,13 @@ def bench_kafka_to_page(settings: Settings, records: list[dict[str, Any]]) -> di
 def main() -> None:
     records = make_records(RECORDS)
     ingest, decode_ingest = bench_in_process(records[:100_000])
-    existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None
-    if existing:
-        bootstrap = existing
-    else:
-        broker = LocalBroker(Settings.from_environment().home, state_dir=Path(tempfile.mkdtemp()))
-        bootstrap = broker.start(heap_mb=512).bootstrap_servers
-    try:
+    with configured_or_local(Settings.from_environment(), Path(tempfile.mkdtemp())) as cluster:
         tag = uuid.uuid4().hex[:8]
         settings = Settings(
-            bootstrap_servers=bootstrap, schema_registry_url=f"mock://{tag}",
-            topics=Topics(book_deltas=f"b{tag}.book-deltas", imbalance=f"b{tag}.imbalance",
-                          suggestions=f"b{tag}.suggestions", dead_letter=f"b{tag}.dead-letter"),
+            bootstrap_servers=cluster.require_bootstrap(), schema_registry_url=f"mock://{tag}",
+            topics=tagged_topics(f"bench-dashboard-{tag}"),
         )  # fmt: skip
         live = bench_kafka_to_page(settings, records)
-    finally:
-        if broker is not None:
-            broker.stop()
     push = DashboardConfig().push_interval_s
     rows = [
         ("ingest (decoded records into the windows)", f"{ingest:,.0f} records/s"),

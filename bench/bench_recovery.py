@@ -37,11 +37,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_compare import (  # noqa: E402  (bench/ is on sys.path as the script dir)
+from harness import (  # noqa: E402  (bench/ is on sys.path as the script dir)
     PARTITIONS,
+    alive,
     base_items,
     environment,
     fresh_topics,
+    process_tree,
     produce,
     scaled,
     stop,
@@ -50,11 +52,11 @@ from sections import replace_section  # noqa: E402
 
 from streams.agents.app import WorkerConfig  # noqa: E402
 from streams.broker import configured_or_local, free_port  # noqa: E402
-from streams.codec import CodecError, TopicCodecs  # noqa: E402
+from streams.codec import TopicCodecs  # noqa: E402
 from streams.config import Settings, Topics  # noqa: E402
-from streams.core.exceptions import InvalidDeltaError  # noqa: E402
 from streams.core.pipeline import Pipeline, record_id  # noqa: E402
 from streams.core.types import SourcePosition  # noqa: E402
+from streams.dead_letters import REJECTED  # noqa: E402
 from streams.transport import read_topic  # noqa: E402
 
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
@@ -83,7 +85,7 @@ def expected_ids(settings: Settings, codecs: TopicCodecs, topic: str) -> set[str
         try:
             delta = codecs.decode_keyed_delta(message.key(), message.value())
             output = pipeline.process(delta, position)
-        except (CodecError, InvalidDeltaError):
+        except REJECTED:
             continue  # the worker dead-letters it
         if output.imbalance is not None:
             ids.add(record_id(position))
@@ -179,37 +181,12 @@ def start_worker(settings: Settings, topics: Topics, app_id: str, every: int,
         )  # fmt: skip
 
 
-def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def crash(process: subprocess.Popen[bytes]) -> float:
     """SIGKILL the worker; its compute child must die with it (PR_SET_PDEATHSIG).
 
     Return the seconds until the last of its children was gone.
     """
-    children = descendants(process.pid)
+    children = process_tree(process.pid)[1:]
     killed = time.time()
     process.kill()
     process.wait(10)

@@ -19,12 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
+from harness import tagged_topics  # noqa: E402  (bench/ is on sys.path as the script dir)
+from sections import replace_section  # noqa: E402
 
 from streams.audit.replay import ReplayRequest, replay  # noqa: E402
-from streams.broker import LocalBroker  # noqa: E402
+from streams.broker import configured_or_local  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
-from streams.config import Settings, Topics, shared_recordings  # noqa: E402
+from streams.config import Settings, shared_recordings  # noqa: E402
 from streams.sources.raw import read_raw  # noqa: E402
 from streams.transport import DeltaPublisher, create_topics, topic_specs  # noqa: E402
 
@@ -53,21 +54,9 @@ def one_hour(settings: Settings) -> tuple[int, int]:
 
 
 def main() -> int:
-    settings = Settings.from_environment()
-    broker = None
-    if not settings.bootstrap_servers:
-        broker = LocalBroker(
-            settings.home, state_dir=Path(tempfile.mkdtemp(prefix="bench-replay-"))
-        )
-        settings = settings.with_bootstrap(broker.start(heap_mb=512).bootstrap_servers)
-    try:
-        tag = uuid.uuid4().hex[:8]
-        topics = Topics(
-            book_deltas=f"bench-{tag}.book-deltas",
-            imbalance=f"bench-{tag}.imbalance",
-            suggestions=f"bench-{tag}.suggestions",
-            dead_letter=f"bench-{tag}.dlq",
-        )
+    state_dir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    with configured_or_local(Settings.from_environment(), state_dir) as settings:
+        topics = tagged_topics(f"bench-replay-{uuid.uuid4().hex[:8]}")
         settings = dataclasses.replace(settings, topics=topics)
         specs = [dataclasses.replace(s, config={**s.config, "retention.ms": "-1"})
                  for s in topic_specs(topics, partitions=4)]  # fmt: skip
@@ -76,9 +65,6 @@ def main() -> int:
         started = time.perf_counter()
         result = replay(settings, ReplayRequest(start_us=0, end_us=2**62))
         seconds = time.perf_counter() - started
-    finally:
-        if broker is not None:
-            broker.stop()
     speedup = span_us / 1e6 / seconds
     section = (
         f"{START}\n## Replay against real time (`bench/bench_replay.py`)\n\n"

@@ -20,16 +20,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' record builder and PostgreSQL starter
 
-from sections import replace_section  # noqa: E402  (bench/ is on sys.path as the script dir)
+from harness import tagged_topics  # noqa: E402  (bench/ is on sys.path as the script dir)
+from sections import replace_section  # noqa: E402
 
-from streams.broker import LocalBroker  # noqa: E402
+from streams.broker import configured_or_local  # noqa: E402
 from streams.codec import TopicCodecs  # noqa: E402
-from streams.config import Secret, Settings, Topics  # noqa: E402
+from streams.config import Secret, Settings  # noqa: E402
 from streams.sinks.base import BatchWriter, PartitionBatch  # noqa: E402
 from streams.sinks.parquet import ParquetWriter  # noqa: E402
 from streams.sinks.postgres import PostgresWriter  # noqa: E402
@@ -85,28 +87,20 @@ def _postgres(directory: Path) -> tuple[PostgresServer, Callable[[], str]]:
 def main() -> int:
     rows = make_records(IMBALANCE, 0, ROWS, prefix=uuid.uuid4().hex[:6])
     results: list[tuple[str, str, float]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-sinks-") as temp:
+    with tempfile.TemporaryDirectory(prefix="bench-sinks-") as temp, ExitStack() as stack:
         temp_path = Path(temp)
         pg_dir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
         server, new_database = _postgres(pg_dir)
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        broker = None
-        if not bootstrap:
-            broker = LocalBroker(Settings.from_environment().home, state_dir=temp_path / "kafka")
-            bootstrap = broker.start(heap_mb=512).bootstrap_servers
         try:
+            cluster = configured_or_local(Settings.from_environment(), temp_path / "kafka")
+            bootstrap = stack.enter_context(cluster).require_bootstrap()
             results.append(("parquet", "write", bench_write(
                 lambda: ParquetWriter(temp_path / "w"), rows)))  # fmt: skip
             dsn = new_database()
             results.append(("postgres", "write", bench_write(
                 lambda: PostgresWriter(Secret(dsn)), rows)))  # fmt: skip
             tag = uuid.uuid4().hex[:8]
-            topics = Topics(
-                imbalance=f"bench{tag}.imbalance",
-                suggestions=f"bench{tag}.sugg",
-                dead_letter=f"bench{tag}.dlq",
-                book_deltas=f"bench{tag}.deltas",
-            )
+            topics = tagged_topics(f"bench-sinks-{tag}")
             settings = Settings(bootstrap_servers=bootstrap, topics=topics)
             create_topics(settings, topic_specs(topics, partitions=4))
             codecs = TopicCodecs.register(settings)
@@ -117,8 +111,7 @@ def main() -> int:
             results.append(("postgres", "end-to-end", bench_end_to_end(
                 settings, PostgresWriter(Secret(new_database())), ROWS)))  # fmt: skip
         finally:
-            if broker is not None:
-                broker.stop()
+            stack.close()
             if server.controllable:
                 server.stop("fast")
     body = "\n".join([

@@ -182,52 +182,25 @@ def _committed_all(settings: Settings, group: str, topic: str) -> bool:
     return all(h == 0 or done.get(p, -1) >= h for p, h in high.items())
 
 
+APP_ID = "streams-run"
+SINK_GROUP = "streams-run-sink"
+CLI = ("-m", "streams.cli")
+
+
 def run_all(settings: Settings, config: RunConfig) -> RunSummary:
     output = config.output.resolve()
     logs = output / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         settings = stack.enter_context(configured_or_local(settings, output / "kafka"))
-        # Recordings carry their venue's event times (years ago): keep records regardless of age.
-        specs = [
-            dataclasses.replace(spec, config={**spec.config, "retention.ms": "-1"})
-            for spec in topic_specs(settings.topics, partitions=config.partitions)
-        ]
-        create_topics(settings, specs)
+        _create_run_topics(settings, config.partitions)
         children = _Children(child_environment(settings), logs)
         stack.callback(children.stop_all)
-        cli = ("-m", "streams.cli")
-        app_id = "streams-run"
-        worker = children.start(
-            "worker", *cli, "worker", "--app-id", app_id, "--web-port", str(free_port()),
-            "--partitions", str(config.partitions),
-            *(("--config", str(config.config_path)) if config.config_path else ()),
-        )  # fmt: skip
-        sink = children.start(
-            "sink", *cli, "sink", "parquet", "--path", str(output / "parquet"),
-            "--group-id", "streams-run-sink",
-        )  # fmt: skip
-        feeds = []
-        for feed in config.feeds:
-            port = free_port()
-            server = children.start(
-                f"replay-{feed.venue.lower()}", *cli, "fake-exchange",
-                feed.venue, str(feed.recording), "--port", str(port),
-                "--interval", str(config.frame_interval_s),
-            )  # fmt: skip
-            _wait(lambda p=port: _listening(p), 30, f"the {feed.venue} replay server")  # type: ignore[misc]
-            connector = children.start(
-                f"connect-{feed.venue.lower()}", *cli, "connect", feed.venue,
-                "--symbols", ",".join(feed.symbols),
-                "--url-override", f"ws://127.0.0.1:{port}/ws",
-                "--rest-override", f"http://127.0.0.1:{port}",
-            )  # fmt: skip
-            feeds.append((server, connector))
-            print(f"feeding {feed.venue} {', '.join(feed.symbols)}", file=sys.stderr)
-
+        worker, sink = _start_processing(children, config, output)
+        feeds = _start_feeds(children, config)
         if config.stress_scenario:
             _publish_scenario(settings, config.stress_scenario)
-        deltas = _wait_until_quiet(settings, children, config)
+        _wait_until_quiet(settings, children, config)
         for server, connector in feeds:
             children.stop(connector)
             children.stop(server)
@@ -235,23 +208,77 @@ def run_all(settings: Settings, config: RunConfig) -> RunSummary:
         print(
             f"{deltas} book deltas published; waiting for the worker and the sink", file=sys.stderr
         )
-        deltas_topic = settings.topics.book_deltas
-        _wait(
-            lambda: children.check() and _committed_all(settings, app_id, deltas_topic),
-            config.timeout_s, "the worker to process every delta",
-        )  # fmt: skip
-        _wait(
-            lambda: children.check() and all(
-                _committed_all(settings, "streams-run-sink", t)
-                for t in (settings.topics.imbalance, settings.topics.suggestions)
-            ),
-            config.timeout_s, "the sink to store every output",
-        )  # fmt: skip
+        _wait_until_stored(settings, children, config.timeout_s)
         children.stop(worker)
         children.stop(sink)
         instruments = _summarise(output / "parquet")
         report, differences = _audit(settings, output / "report", config.config_path)
     return RunSummary(deltas, instruments, output / "parquet", report, differences)
+
+
+def _create_run_topics(settings: Settings, partitions: int) -> None:
+    """The topics, keeping records regardless of age: recordings carry event times years ago."""
+    specs = [
+        dataclasses.replace(spec, config={**spec.config, "retention.ms": "-1"})
+        for spec in topic_specs(settings.topics, partitions=partitions)
+    ]
+    create_topics(settings, specs)
+
+
+def _start_processing(
+    children: _Children, config: RunConfig, output: Path
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """The worker and the Parquet sink, before any delta is published."""
+    worker = children.start(
+        "worker", *CLI, "worker", "--app-id", APP_ID, "--web-port", str(free_port()),
+        "--partitions", str(config.partitions),
+        *(("--config", str(config.config_path)) if config.config_path else ()),
+    )  # fmt: skip
+    sink = children.start(
+        "sink", *CLI, "sink", "parquet", "--path", str(output / "parquet"),
+        "--group-id", SINK_GROUP,
+    )  # fmt: skip
+    return worker, sink
+
+
+def _start_feeds(
+    children: _Children, config: RunConfig
+) -> list[tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]]:
+    """For each feed a replay server of its recording and a connector to it: (server, connector)."""
+    feeds = []
+    for feed in config.feeds:
+        port = free_port()
+        server = children.start(
+            f"replay-{feed.venue.lower()}", *CLI, "fake-exchange",
+            feed.venue, str(feed.recording), "--port", str(port),
+            "--interval", str(config.frame_interval_s),
+        )  # fmt: skip
+        _wait(lambda p=port: _listening(p), 30, f"the {feed.venue} replay server")  # type: ignore[misc]
+        connector = children.start(
+            f"connect-{feed.venue.lower()}", *CLI, "connect", feed.venue,
+            "--symbols", ",".join(feed.symbols),
+            "--url-override", f"ws://127.0.0.1:{port}/ws",
+            "--rest-override", f"http://127.0.0.1:{port}",
+        )  # fmt: skip
+        feeds.append((server, connector))
+        print(f"feeding {feed.venue} {', '.join(feed.symbols)}", file=sys.stderr)
+    return feeds
+
+
+def _wait_until_stored(settings: Settings, children: _Children, timeout_s: float) -> None:
+    """Until the worker committed every delta and the sink every output (a child dying fails)."""
+    deltas_topic = settings.topics.book_deltas
+    _wait(
+        lambda: children.check() and _committed_all(settings, APP_ID, deltas_topic),
+        timeout_s, "the worker to process every delta",
+    )  # fmt: skip
+    _wait(
+        lambda: children.check() and all(
+            _committed_all(settings, SINK_GROUP, t)
+            for t in (settings.topics.imbalance, settings.topics.suggestions)
+        ),
+        timeout_s, "the sink to store every output",
+    )  # fmt: skip
 
 
 def _publish_scenario(settings: Settings, name: str) -> None:

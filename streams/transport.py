@@ -26,6 +26,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from streams import dead_letters
 from streams.codec import TopicCodecs
 from streams.config import ConfigurationError, Settings, Topics
 from streams.core.types import BookDelta
@@ -149,7 +150,7 @@ class DeltaPublisher:
         reason = f"MSG_SIZE_TOO_LARGE: a book delta record of {size} bytes exceeds the limit"
         log.warning("%s: %s; dead-lettered without its value", key.decode(errors="replace"),
                     reason)  # fmt: skip
-        headers = [("reason", reason.encode()), ("source.topic", self.topic.encode())]
+        headers = dead_letters.headers(reason, topic=self.topic)
         self._out.produce(self._dead_letter_topic, key, b"", headers)
 
     def publish_many(self, deltas: Iterable[BookDelta]) -> int:

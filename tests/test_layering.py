@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),
     ("config",),
     ("venues", "codec", "broker", "observability", "arguments"),
+    ("dead_letters",),
     ("transport", "sources", "operations"),
     ("connectors", "fake_exchange", "agents", "sinks", "audit", "dashboard", "simulate",
      "offline"),

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from streams.agents.exceptions import CheckpointError
-from streams.codec import CodecError, TopicCodecs
+from streams.codec import TopicCodecs
 from streams.config import Topics
-from streams.core.exceptions import InvalidDeltaError
 from streams.core.pipeline import Pipeline
 from streams.core.types import SourcePosition
+from streams.dead_letters import REJECTED, record_headers
 
 __all__ = [
     "BatchStats",
@@ -151,7 +151,7 @@ class DeltaBatchProcessor:
         try:
             delta = self._codecs.decode_keyed_delta(record.key, record.value)
             output = self.pipeline.process(delta, position)
-        except (CodecError, InvalidDeltaError) as error:
+        except REJECTED as error:
             if emit:
                 self._dead_letter(record, error)
             stats.dead_letters += 1
@@ -180,12 +180,7 @@ class DeltaBatchProcessor:
             stats.suggestion_actions.append(str(suggestion.get("action", "")))
 
     def _dead_letter(self, record: InputRecord, error: Exception) -> None:
-        headers = [
-            ("reason", f"{type(error).__name__}: {error}".encode()[:1024]),
-            ("source.topic", record.topic.encode()),
-            ("source.partition", str(record.partition).encode()),
-            ("source.offset", str(record.offset).encode()),
-        ]
+        headers = record_headers(error, record.topic, record.partition, record.offset)
         self._sink.produce(
             self._topics.dead_letter, record.key or b"", record.value or b"", headers
         )

@@ -17,12 +17,12 @@ from typing import Any
 
 from confluent_kafka import Message, TopicPartition
 
-from streams.codec import CodecError, TopicCodecs
+from streams.codec import TopicCodecs
 from streams.config import Settings
-from streams.core.exceptions import InvalidDeltaError
 from streams.core.pipeline import Pipeline
 from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import SourcePosition
+from streams.dead_letters import REJECTED
 from streams.exceptions import StreamsError
 from streams.transport import KafkaOutputSink, make_consumer
 
@@ -129,7 +129,7 @@ def _apply(
     try:
         delta = codecs.decode_keyed_delta(message.key(), message.value())
         output = pipeline.process(delta, position)
-    except (CodecError, InvalidDeltaError):
+    except REJECTED:
         result.rejected += 1  # the worker sent these to the dead-letter topic
         return
     result.records_applied += 1

@@ -417,11 +417,14 @@ class DeadLetterSink:
 
     def reject(self, frame: str | bytes, reason: str) -> None:
         value = frame.encode() if isinstance(frame, str) else frame
-        headers = [
-            ("reason", reason.encode()[:1024]),
-            ("source", f"connector:{self.venue}".encode()),
-        ]
-        self._out.produce(self.topic, self.venue.encode(), value, headers)
+        from streams.dead_letters import headers
+
+        self._out.produce(
+            self.topic,
+            self.venue.encode(),
+            value,
+            headers(reason, source=f"connector:{self.venue}"),
+        )
 
     def flush(self, timeout_s: float = 30.0) -> None:
         self._out.flush(timeout_s)

@@ -21,6 +21,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from streams import dead_letters
 from streams.codec import CodecError, RecordCodec, TopicCodecs
 from streams.config import Settings
 from streams.observability import DEAD_LETTERS, SINK_WRITE_SECONDS
@@ -165,7 +166,7 @@ class SinkRunner:
             return 1
         try:
             batch.rows.append(self._decode(table, codec, message.value()))
-        except CodecError as decode_error:
+        except dead_letters.REJECTED as decode_error:
             self._dead_letter(message, decode_error)
         return 1
 
@@ -178,12 +179,12 @@ class SinkRunner:
         return row
 
     def _dead_letter(self, message: Message, error: Exception) -> None:
-        headers = [
-            ("reason", f"{type(error).__name__}: {error}".encode()[:1024]),
-            ("source.topic", str(message.topic()).encode()),
-            ("source.partition", str(message.partition()).encode()),
-            ("source.offset", str(message.offset()).encode()),
-        ]
+        headers = dead_letters.headers(
+            dead_letters.reason(error),
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+        )
         self._dead_letters.produce(
             self._dead_letter_topic, message.key() or b"", message.value() or b"", headers
         )

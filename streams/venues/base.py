@@ -212,16 +212,11 @@ def _text(value: Any) -> str:
     return value
 
 
-_LONG_FIELDS = ("event_time", "receive_time", "sequence", "prev_sequence", "checksum")
-_LONG_LIMIT = 1 << 63  # the Avro contract stores these as long
-
-
 def make_delta(**fields: Any) -> BookDelta:
-    """Build and validate a delta; an invalid level or an out-of-range number is a `ParseError`."""
-    for name in _LONG_FIELDS:
-        value = fields.get(name)
-        if value is not None and not -_LONG_LIMIT <= value < _LONG_LIMIT:
-            raise ParseError(f"{name} {value} does not fit a 64-bit long")
+    """Build and validate a delta; an invalid level or an out-of-range number is a `ParseError`.
+
+    `BookDelta.validate` also bounds the times and the 64-bit sequence numbers (the Avro longs).
+    """
     try:
         return BookDelta(**fields).validate()
     except InvalidDeltaError as error:
