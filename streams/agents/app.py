@@ -1,9 +1,8 @@
 """The Faust application: one agent over `book-deltas`, a checkpoint table, health and metrics.
 
-The agent receives one event per fetched chunk of a partition (`agents/chunks.py`, the
-`chunks://` transport), not one per record. CPU work (decode, core, encode, produce) runs in a
-child process (`agents/compute.py`), one chunk at a time, so the event loop keeps heartbeating on
-its own core and no rebalance storm starts under load. Table writes stay on the loop.
+CPU work (decode, core, encode, produce) runs in a child process (`agents/compute.py`), one batch
+at a time, so the event loop keeps heartbeating on its own core and no rebalance storm starts
+under load. Table writes stay on the loop.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ import faust
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.agents.chunks import Chunk, chunked_topics
-from streams.agents.compute import BatchResult, ComputeProcess
+from streams.agents.compute import BatchResult, ComputeProcess, Row
 from streams.agents.exceptions import ComputeProcessError, WorkerConfigError
 from streams.config import Settings
 from streams.core.pipeline import Pipeline
@@ -52,8 +50,8 @@ class WorkerConfig:
 
     app_id: str = "streams-worker"
     partitions: int = 4
-    batch_size: int = 2_000  # records per fetch, so at most this many in one chunk
-    batch_within_s: float = 0.02  # how long a fetch waits for more records
+    batch_size: int = 2_000
+    batch_within_s: float = 0.02
     checkpoint_every: int = 5_000
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -115,7 +113,7 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
     log.info("input %s has %d partitions", settings.topics.book_deltas, partitions)
     app = faust.App(
         config.app_id,
-        broker=[f"chunks://{server}" for server in bootstrap.split(",")],
+        broker=[f"kafka://{server}" for server in bootstrap.split(",")],
         broker_credentials=_credentials(settings),
         store="memory://",
         topic_partitions=partitions,
@@ -137,9 +135,6 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
         table_standby_replicas=0,
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 4),
-        broker_max_poll_records=config.batch_size,
-        consumer_max_fetch_size=4 * 1024 * 1024,  # per partition: a full chunk in one fetch
-        stream_buffer_maxsize=64,  # events: chunks of the input, records of the changelogs
         key_serializer="raw",  # table changelogs carry our own bytes (instrument id, checkpoint)
         value_serializer="raw",
     )
@@ -147,7 +142,6 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
         settings.topics.book_deltas, key_serializer="raw", value_serializer="raw",
         partitions=partitions,
     )  # fmt: skip
-    chunked_topics(app, settings.topics.book_deltas)
     # Keys are the instrument ids as bytes; use_partitioner puts each checkpoint in the changelog
     # partition of its source partition (both murmur2 of the same key bytes).
     checkpoints = app.Table(
@@ -165,11 +159,17 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
 
     @app.agent(deltas)
     async def process_deltas(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            # the stream acks the chunk when the next one is taken; the extra reference holds
-            # its offsets' commit until the child has flushed its outputs (`_complete`)
-            event.message.incref()
-            await state.submit(event.message.topic, event.value, event.message)
+        batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT's stub
+            config.batch_size, within=config.batch_within_s
+        )
+        async for events in batches:
+            messages = [e.message for e in events]
+            for message in messages:
+                # take_events acks the batch when this body returns; the extra reference holds
+                # each offset's commit until the child has flushed its outputs (`_complete`)
+                message.incref()
+            rows: list[Row] = [(m.partition, m.offset, m.key, m.value) for m in messages]
+            await state.submit(messages[0].topic, rows, messages)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust passes revoked positionally
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
@@ -203,38 +203,37 @@ class _WorkerState:
         self.logged_at = 0.0
         self.broker: BrokerWatch | None = None
 
-    async def submit(self, topic: str, chunk: Chunk, message: Any) -> None:
-        """Queue a chunk in the child and return, so Faust fetches the next one meanwhile.
+    async def submit(self, topic: str, rows: list[Row], messages: list[Any]) -> None:
+        """Queue a batch in the child and return, so Faust gathers the next batch meanwhile.
 
-        At most `IN_FLIGHT` chunks wait in the child; each one's offsets are acknowledged to
+        At most `IN_FLIGHT` batches wait in the child; each one's offsets are acknowledged to
         Faust (and so committed) only after the child flushed its outputs.
         """
         if self.failure is not None:
             raise self.failure
         async with self.lock:
             try:
-                if chunk.partition not in self.ready:
-                    first = chunk.offsets[0]
+                for partition in sorted({row[0] for row in rows} - self.ready):
+                    first = min(row[1] for row in rows if row[0] == partition)
                     log.info(
-                        "partition %s[%d]: first record %d, restoring", topic, chunk.partition,
-                        first,
-                    )  # fmt: skip
-                    await self._restore(topic, chunk.partition, first)
-                    self.ready.add(chunk.partition)
+                        "partition %s[%d]: first record %d, restoring", topic, partition, first
+                    )
+                    await self._restore(topic, partition, first)
+                    self.ready.add(partition)
                 await self.in_flight.acquire()
-                result = self.compute.submit_chunk(topic, chunk)
+                result = self.compute.submit_batch(topic, rows)
             except ComputeProcessError as error:
-                await self.stop(error, len(chunk.offsets))
+                await self.stop(error, len(rows))
                 raise
             self.completion = asyncio.ensure_future(
-                self._complete(result, chunk, message, self.completion)
+                self._complete(result, rows, messages, self.completion)
             )
 
     async def _complete(
         self,
         result: asyncio.Future[BatchResult],
-        chunk: Chunk,
-        message: Any,
+        rows: list[Row],
+        messages: list[Any],
         previous: asyncio.Future[None] | None,
     ) -> None:
         started = time.perf_counter()
@@ -243,7 +242,7 @@ class _WorkerState:
                 await previous  # table writes and acks in batch order
             done = await result
         except BaseException as error:
-            await self.stop(error, len(chunk.offsets))
+            await self.stop(error, len(rows))
             raise
         finally:
             self.in_flight.release()
@@ -253,13 +252,14 @@ class _WorkerState:
         _record_metrics(done)
         for instrument, data in done.checkpoints.items():
             self.table[instrument.encode()] = data
-        message.ack(self.app.consumer)
+        for message in messages:
+            message.ack(self.app.consumer)
         now = time.monotonic()
         if now - self.logged_at >= 10.0:  # a heartbeat in the log: progress per partition
             self.logged_at = now
             log.info(
-                "%d records in %d chunks; last offset %d of partition %d", self.records,
-                self.batches, chunk.offsets[-1], chunk.partition,
+                "%d records in %d batches; last offsets %s", self.records, self.batches,
+                {row[0]: row[1] for row in rows},
             )  # fmt: skip
 
     async def stop(self, error: BaseException, records: int) -> None:
