@@ -68,6 +68,7 @@ RATE = 1_000  # offered load of the latency phase, msgs/s
 WORKER_RATE = 5_000  # the worker's latency is measured at the target load too
 WARMUP_S, MEASURE_S = 5.0, 20.0
 QUIX_VENV = Settings.from_environment().home / "bench" / "quix-venv"
+QUIX_REQUIREMENTS = ("quixstreams==3.28.1", "fastavro==1.13.1")  # the peer, pinned
 
 
 # -- input --------------------------------------------------------------------------------------
@@ -346,6 +347,30 @@ def write_section(text: str) -> None:
     replace_section(DOCUMENT, "bench_compare", text)
 
 
+def ensure_quix_venv() -> bool:
+    """Create the Quix Streams environment (pinned versions) unless it already holds them."""
+    python = QUIX_VENV / "bin" / "python"
+    pins = ", ".join(QUIX_REQUIREMENTS)
+    pairs = [tuple(r.split("==")) for r in QUIX_REQUIREMENTS]
+    check = (
+        "import sys; from importlib.metadata import version as v; "
+        f"sys.exit(any(v(name) != pin for name, pin in {pairs!r}))"
+    )
+    if python.exists() and subprocess.run([str(python), "-c", check], check=False).returncode == 0:
+        return True
+    print(f"creating {QUIX_VENV} with {pins} ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(QUIX_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+             *QUIX_REQUIREMENTS], check=True,
+        )  # fmt: skip
+    except subprocess.CalledProcessError as error:  # offline: report it, measure the others
+        print(f"Quix Streams environment not created ({error}): skipped", flush=True)
+        return False
+    return True
+
+
 def main() -> int:
     began = time.perf_counter()
     state_dir = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
@@ -369,10 +394,8 @@ def run(settings: Settings, began: float, work: Path) -> int:
     feed = [d for d in base if d.exchange == "BYBIT"]
     results: dict[str, dict[str, Any]] = {}
     systems = ["floor", "faust", "worker"]
-    if (QUIX_VENV / "bin" / "python").exists():
+    if ensure_quix_venv():
         systems.append("quix")
-    else:
-        print(f"Quix Streams not installed in {QUIX_VENV}: skipped", flush=True)
     for system in systems:
         print(f"{system}: throughput ...", flush=True)
         try:

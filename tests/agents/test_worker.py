@@ -165,3 +165,21 @@ def test_sigterm_to_the_whole_process_group_stops_the_worker_cleanly(
 
     assert worker.process.wait(timeout=60) == 0
     assert _gone(children, 10), f"processes left behind: {children}"
+
+
+def test_three_workers_on_twelve_partitions_scale_out_and_one_stopping_loses_nothing(
+    kafka_settings: Settings, worker_factory: WorkerFactory
+) -> None:
+    # scaling out is more partitions and more workers, nothing else (docs/capacity.md)
+    create_topics(kafka_settings, topic_specs(kafka_settings.topics, partitions=12))
+    deltas, expected = _recording()
+    half = len(deltas) // 2
+    collector = _collector(kafka_settings)
+    workers = [worker_factory("--checkpoint-every", "200") for _ in range(3)]
+    _publish(kafka_settings, deltas[:half])
+    collector.wait_for(len(expected) // 3, 240, alive=lambda: workers[2].process.poll() is None)
+
+    assert workers[0].terminate() == 0
+    _publish(kafka_settings, deltas[half:])
+    collector.wait_for(len(expected), 240, alive=lambda: workers[1].process.poll() is None)
+    _assert_all_outputs_equal_offline(collector, expected, workers[2])
