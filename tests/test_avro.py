@@ -7,12 +7,9 @@ build of `streams.avro` this suite loaded (compiled or pure), the pure source ru
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Iterator
 from io import BytesIO
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import fastavro
@@ -29,22 +26,13 @@ from streams.core.types import BookDelta, SourcePosition
 from streams.simulate.scenarios import run_scenario
 from streams.sources.raw import read_raw
 from tests.connectors.helpers import RECORDINGS, VENUE_RECORDINGS
+from tests.fixtures.pure import pure_copy
 from tests.test_codec import _registry
 
 pytestmark = pytest.mark.unit
 
 
-def _pure_avro() -> ModuleType:
-    source = Path(loaded_avro.__file__ or "").with_name("avro.py")
-    spec = importlib.util.spec_from_file_location("streams_avro_pure", source)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BUILDS = {"loaded": loaded_avro, "pure": _pure_avro()}
+BUILDS = {"loaded": loaded_avro, "pure": pure_copy(loaded_avro)}
 SCHEMAS = ("book_delta", "imbalance", "suggestion")
 
 

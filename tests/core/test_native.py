@@ -9,7 +9,6 @@ runs here too: in a subprocess on a pure copy of the core, with `NATIVE` set the
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pickle
 import random
@@ -35,6 +34,7 @@ from streams.core.types import SourcePosition
 from streams.simulate.scenarios import run_scenario
 from streams.sources.raw import read_raw
 from tests.core.test_pipeline import BYBIT
+from tests.fixtures.pure import pure_copy
 
 pytestmark = pytest.mark.unit
 
@@ -165,12 +165,7 @@ def test_a_pickled_pipeline_goes_on_as_the_original() -> None:
 
 def test_a_fresh_window_checkpoints_the_same_json_pure_or_compiled() -> None:
     """A sum over no buckets is the int 0 in Python, 0.0 in a compiled float: both write 0.0."""
-    source = Path(breaker_windows_module.__file__ or "").with_name("breaker_windows.py")
-    spec = importlib.util.spec_from_file_location("breaker_windows_pure", source)
-    assert spec is not None
-    assert spec.loader is not None
-    pure = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pure)
+    pure = pure_copy(breaker_windows_module)
     states = []
     for module in (pure, breaker_windows_module):
         window = module.MeanPriceWindow(300)
