@@ -36,6 +36,7 @@ __all__ = [
     "LocalBroker",
     "configured_or_local",
     "free_port",
+    "free_ports",
     "wait_until_reachable",
 ]
 
@@ -60,10 +61,20 @@ class BrokerProcess:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports: each socket stays bound until all are chosen, since two
+    calls of `free_port` in a row may return the same port (the broker then refuses to start)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            for _ in range(count)
+        ]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def _require(tool: str, hint: str) -> str:
@@ -142,7 +153,7 @@ class LocalBroker:
         shutil.rmtree(data_dir, ignore_errors=True)
         data_dir.mkdir(parents=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        broker_port, controller_port = free_port(), free_port()
+        broker_port, controller_port = free_ports(2)
         properties = self._write_properties(data_dir, broker_port, controller_port)
         self._format_storage(libs, properties)
         log_file = self.state_dir / "kafka.log"

@@ -12,7 +12,7 @@ from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from streams.broker import LocalBroker, _pid_alive
+from streams.broker import LocalBroker, _pid_alive, free_ports
 from streams.codec import TopicCodecs
 from streams.config import Settings
 from streams.core.types import BookDelta
@@ -147,3 +147,11 @@ def test_unreachable_bootstrap_ends_with_one_clear_line() -> None:
     assert result.stderr.startswith("streams: error:")
     assert "127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.unit
+def test_the_ports_of_one_broker_are_all_different() -> None:
+    # a broker whose listener and controller got the same port refuses to start
+    for _ in range(50):
+        ports = free_ports(2)
+        assert len(set(ports)) == 2
