@@ -143,6 +143,7 @@ class DeltaPublisher:
             if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
                 raise
             self._dead_letter_oversized(key, len(value))
+        self._out.serve_deliveries()
         self._out.raise_errors()
 
     def _dead_letter_oversized(self, key: bytes, size: int) -> None:
@@ -313,7 +314,7 @@ class KafkaOutputSink:
         *,
         timestamp_ms: int = 0,
     ) -> None:
-        """Queue one record (timestamp 0: the producer's time); serve delivery callbacks."""
+        """Queue one record (timestamp 0: the producer's time)."""
         while True:
             try:
                 self._producer.produce(
@@ -324,6 +325,9 @@ class KafkaOutputSink:
                 break
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let deliveries drain, then retry
+
+    def serve_deliveries(self) -> None:
+        """Run due delivery callbacks now (for callers that send one record at a time)."""
         self._producer.poll(0)
 
     def raise_errors(self) -> None:

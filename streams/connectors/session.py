@@ -425,6 +425,7 @@ class DeadLetterSink:
             value,
             headers(reason, source=f"connector:{self.venue}"),
         )
+        self._out.serve_deliveries()
 
     def flush(self, timeout_s: float = 30.0) -> None:
         self._out.flush(timeout_s)
