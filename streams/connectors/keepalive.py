@@ -14,9 +14,18 @@ __all__ = ["answer", "ping_every", "receive", "send"]
 async def receive(
     ws: aiohttp.ClientWebSocketResponse, stale_after_s: float
 ) -> aiohttp.WSMessage | None:
-    """The next message, or None when the socket stayed silent for `stale_after_s`."""
+    """The next message, or None when the socket stayed silent for `stale_after_s`.
+
+    An event loop held up past the deadline can wake with the frame already buffered and the
+    timer fired in the same turn; only a socket with nothing waiting then is stale (closing it
+    would throw the buffered frames away)."""
     try:
         async with asyncio.timeout(stale_after_s):
+            return await ws.receive()
+    except TimeoutError:
+        pass
+    try:
+        async with asyncio.timeout(0):  # returns at once when a frame is buffered
             return await ws.receive()
     except TimeoutError:
         return None

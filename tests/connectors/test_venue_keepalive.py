@@ -3,12 +3,16 @@ Huobi's and Crypto.com's heartbeats answered with their ids, KuCoin's token and 
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+from collections import deque
+from typing import Any
 
 import pytest
 
 from streams.config import Settings
+from streams.connectors import keepalive
 from streams.connectors.rest import rest_url, socket_url
 from streams.fake_exchange.cryptocom import CryptoCom
 from streams.fake_exchange.huobi import Huobi
@@ -114,3 +118,29 @@ def test_overrides_move_requests_to_the_test_venue_keeping_what_identifies_them(
     assert socket_url(token, "ws://127.0.0.1:9/ws") == "ws://127.0.0.1:9/ws?token=T&connectId=c1"
     assert socket_url(token, None) == token
     assert rest_url(BULLET_URL, "http://127.0.0.1:9") == "http://127.0.0.1:9/api/v1/bullet-public"
+
+
+class _LateSocket:
+    """A socket whose first wait never wakes (the frame lands as the deadline fires)."""
+
+    def __init__(self, frames: list[str]) -> None:
+        self.frames = deque(frames)
+        self.waits = 0
+
+    async def receive(self) -> Any:
+        self.waits += 1
+        if self.waits == 1 or not self.frames:
+            await asyncio.Event().wait()
+        return self.frames.popleft()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("frames", "expected"), [(["late frame"], "late frame"), ([], None)])
+async def test_only_a_socket_with_nothing_waiting_is_stale(
+    frames: list[str], expected: str | None
+) -> None:
+    socket = _LateSocket(frames)
+
+    message = await keepalive.receive(socket, 0.01)  # type: ignore[arg-type]
+
+    assert message == expected
