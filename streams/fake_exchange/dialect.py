@@ -35,6 +35,14 @@ class Dialect:
     def __init__(self, http: Sequence[tuple[str, str]]) -> None:
         self.books: dict[str, TextBook] = {}
 
+    def text(self, frame: str | bytes) -> str | None:
+        """A recorded frame as JSON text (None: a binary frame this venue does not send)."""
+        return frame if isinstance(frame, str) else None
+
+    def wire(self, text: str) -> str | bytes:
+        """A message as the venue puts it on the socket (bytes: a binary frame)."""
+        return text
+
     def key(self, message: Any) -> str | None:
         """The subscription a frame belongs to; None: every connection; "": nobody."""
         raise NotImplementedError

@@ -21,11 +21,15 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from streams.fake_exchange.binance import Binance
 from streams.fake_exchange.book import TextBook
 from streams.fake_exchange.bybit import Bybit
+from streams.fake_exchange.cryptocom import CryptoCom
 from streams.fake_exchange.deribit import Deribit
 from streams.fake_exchange.dialect import BookFrame, Connection, Dialect, load
 from streams.fake_exchange.faults import Faults, FaultSchedule
+from streams.fake_exchange.huobi import Huobi
+from streams.fake_exchange.hyperliquid import Hyperliquid
 from streams.fake_exchange.kraken import Kraken
 from streams.fake_exchange.kraken_futures import KrakenFutures
+from streams.fake_exchange.kucoin import Kucoin
 from streams.fake_exchange.okx import Okx
 from streams.sources.recording import HTTP, RECV, read_recording_set
 
@@ -44,6 +48,10 @@ DIALECTS: dict[str, type[Dialect]] = {
     "KRAKEN_FUTURES": KrakenFutures,
     "OKX": Okx,
     "OKCOIN": Okx,
+    "KUCOIN": Kucoin,
+    "HUOBI": Huobi,
+    "CRYPTO.COM": CryptoCom,
+    "HYPERLIQUID": Hyperliquid,
 }
 
 
@@ -66,14 +74,15 @@ class ReplayServer:
         if venue not in DIALECTS:
             raise ValueError(f"no replay dialect for {venue}; known: {', '.join(sorted(DIALECTS))}")
         self.config = config
-        frames: list[str] = []
+        received: list[str | bytes] = []
         http: list[tuple[str, str]] = []
         for event in read_recording_set(config.recording):
-            if event.kind == RECV and isinstance(event.data, str):
-                frames.append(event.data)
+            if event.kind == RECV:
+                received.append(event.data)
             elif event.kind == HTTP and isinstance(event.data, str):
                 http.append((event.address, event.data))
         self.dialect = DIALECTS[venue](http)
+        frames = [text for text in map(self.dialect.text, received) if text is not None]
         self._frames = self._slice(frames, config.book_frames)
         self._last_update = self._last_updates()
         self._connections: set[Connection] = set()
@@ -161,8 +170,12 @@ class ReplayServer:
         for text in messages:
             if connection.silent or connection.ws.closed:
                 return
+            data = self.dialect.wire(text)
             try:
-                await connection.ws.send_str(text)
+                if isinstance(data, bytes):
+                    await connection.ws.send_bytes(data)
+                else:
+                    await connection.ws.send_str(data)
             except (ConnectionError, RuntimeError):
                 return  # the client went away; its handler cleans up
             connection.sent += 1

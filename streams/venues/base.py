@@ -28,6 +28,7 @@ __all__ = [
     "Capabilities",
     "ParseResult",
     "SnapshotSource",
+    "SocketAddress",
     "VenueParser",
     "VenueUpdate",
     "iso_to_micros",
@@ -84,10 +85,20 @@ class VenueUpdate:
 
 @dataclass(frozen=True, slots=True)
 class ParseResult:
-    """Everything one frame carried: book updates and the connection-wide sequence, if any."""
+    """Everything one frame carried: book updates, the connection-wide sequence if any, and the
+    answers the venue demands to keep the socket open (a pong to its ping)."""
 
     updates: tuple[VenueUpdate, ...] = ()
     connection_sequence: int | None = None
+    replies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SocketAddress:
+    """Where to connect, from a token endpoint, and how often the client must ping there."""
+
+    url: str
+    ping_interval_s: float | None = None  # None: the venue pings, or needs no ping
 
 
 EMPTY = ParseResult()
@@ -102,6 +113,13 @@ class VenueParser(Protocol):
 
     @property
     def instrument_endpoints(self) -> tuple[str, ...]: ...
+
+    @property
+    def token_url(self) -> str | None: ...
+
+    def socket_address(self, token_body: str | bytes, connect_id: str) -> SocketAddress: ...
+
+    def ping_message(self, number: int) -> str: ...
 
     def read_instruments(self, build: SpecBuilder, body: Any) -> None: ...
 
@@ -130,6 +148,15 @@ class BaseVenueParser:
     capabilities: ClassVar[Capabilities]
     endpoint: str = ""
     instrument_endpoints: ClassVar[tuple[str, ...]] = ()  # public REST lists of contract specs
+    token_url: ClassVar[str | None] = None  # a REST POST that hands out the socket address
+
+    def socket_address(self, token_body: str | bytes, connect_id: str) -> SocketAddress:
+        """The socket to open, from the `token_url` response (venues that have one)."""
+        raise ParseError(f"{self.capabilities.exchange}: has no token endpoint")
+
+    def ping_message(self, number: int) -> str:
+        """The client ping sent every `SocketAddress.ping_interval_s` (venues that want one)."""
+        raise NotImplementedError
 
     def read_instruments(self, build: SpecBuilder, body: Any) -> None:
         """Add the specs of one instrument-endpoint response to `build` (default: none known)."""

@@ -2,9 +2,9 @@
 
 Docs: "Crypto.com Exchange API v2: Websocket Subscriptions, book.{instrument_name}.{depth}" and
 "Websocket Heartbeats": the server sends `public/heartbeat` and disconnects unless the client
-answers `public/respond-heartbeat` with the same id (`heartbeat_reply`); wait a second after
-connecting before the first request. No sequence numbers and no checksum in this format, so the
-row declares `snapshots_only` and the synchronizer publishes differences. Levels are
+answers `public/respond-heartbeat` with the same id (`heartbeat_reply`, the frame's reply); wait a
+second after connecting before the first request. No sequence numbers and no checksum in this
+format, so the row declares `snapshots_only` and the synchronizer publishes differences. Levels are
 `[price, quantity, orders]` as JSON numbers.
 """
 
@@ -83,6 +83,9 @@ class CryptoComParser(BaseVenueParser):
         return f"{asset(base)}-{asset(quote)}"
 
     def _parse(self, message: Any, receive_time_us: int) -> ParseResult:
+        reply = heartbeat_reply(message)
+        if reply is not None:
+            return ParseResult(replies=(reply,))
         result = message.get("result") if isinstance(message, dict) else None
         if not isinstance(result, dict) or result.get("channel") != "book":
             return EMPTY  # heartbeats, acknowledgements, ticker, trade, candlestick

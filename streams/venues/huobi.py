@@ -2,9 +2,10 @@
 
 Docs: "HTX (Huobi) Spot API: Websocket Market Data, Market Depth" and "Heartbeat": every frame
 is gzip-compressed JSON; the server sends `{"ping": ts}` and closes the socket unless the client
-answers `{"pong": ts}` (`pong_message`). `depth.step0` pushes the whole top 150 every time
-(`tick.version` grows but is not contiguous), so the row declares `snapshots_only` and the
-synchronizer publishes differences. Prices are JSON numbers, some in scientific notation.
+answers `{"pong": ts}` (`pong_message`, the frame's reply). `depth.step0` pushes the whole top
+150 every time (`tick.version` grows but is not contiguous), so the row declares
+`snapshots_only` and the synchronizer publishes differences. Prices are JSON numbers, some in
+scientific notation.
 """
 
 from __future__ import annotations
@@ -104,8 +105,10 @@ class HuobiParser(BaseVenueParser):
         return super().parse(inflate(frame), receive_time_us)
 
     def _parse(self, message: Any, receive_time_us: int) -> ParseResult:
+        if isinstance(message, dict) and "ping" in message:
+            return ParseResult(replies=(pong_message(message["ping"]),))
         if not isinstance(message, dict) or "tick" not in message:
-            return EMPTY  # ping, subscribe replies, trades
+            return EMPTY  # subscribe replies, trades
         channel = message["ch"]
         if not channel.endswith(".depth.step0"):
             return EMPTY

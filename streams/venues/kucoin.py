@@ -5,7 +5,9 @@ updates, fetch the REST order book (its `sequence`), drop updates up to it, then
 `sequenceStart` must follow the previous `sequenceEnd`. That is Binance spot's bridge and chain
 (U = sequenceStart, u = sequenceEnd), so the same `SequenceRule` serves. A change priced "0" only
 advances the sequence ("ignore the price, update the sequence"); it carries no level. The socket
-URL comes with a token from `POST /api/v1/bullet-public` (`bullet_websocket_url`).
+URL comes with a token from `POST /api/v1/bullet-public` (`bullet_websocket_url`), whose server
+entry also says how often the client must send `{"type":"ping"}` (`pingInterval`, ms) before the
+venue closes the socket; the venue answers `pong`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from streams.venues.base import (
     Capabilities,
     ParseResult,
     SnapshotSource,
+    SocketAddress,
     VenueUpdate,
     load_json,
     make_delta,
@@ -42,12 +45,18 @@ BULLET_URL = "https://api.kucoin.com/api/v1/bullet-public"
 
 def bullet_websocket_url(bullet_body: str | bytes, connect_id: str) -> str:
     """The socket address from a `bullet-public` response: first server, its token, an id."""
+    return bullet_socket(bullet_body, connect_id).url
+
+
+def bullet_socket(bullet_body: str | bytes, connect_id: str) -> SocketAddress:
+    """The first server of a `bullet-public` response with its token, and its ping interval."""
     try:
         data = load_json(bullet_body)["data"]
-        return (
-            f"{data['instanceServers'][0]['endpoint']}?token={data['token']}&connectId={connect_id}"
-        )
-    except (KeyError, IndexError, TypeError) as error:
+        server = data["instanceServers"][0]
+        url = f"{server['endpoint']}?token={data['token']}&connectId={connect_id}"
+        interval = server.get("pingInterval")
+        return SocketAddress(url, float(interval) / 1000 if interval else None)
+    except (KeyError, IndexError, TypeError, ValueError) as error:
         raise ParseError(f"KUCOIN: not a bullet-public response ({error})") from None
 
 
@@ -84,6 +93,7 @@ class KucoinParser(BaseVenueParser):
     read_instruments = staticmethod(read_instruments)
 
     websocket_url: ClassVar[str] = "wss://ws-api-spot.kucoin.com/"  # plus ?token= from BULLET_URL
+    token_url: ClassVar[str | None] = BULLET_URL
 
     def __init__(self, endpoint: str = "") -> None:
         self.endpoint = endpoint or self.websocket_url
@@ -119,6 +129,12 @@ class KucoinParser(BaseVenueParser):
             prev_sequence=first - 1,
         )
         return ParseResult(updates=(VenueUpdate(delta, first_sequence=first),))
+
+    def socket_address(self, token_body: str | bytes, connect_id: str) -> SocketAddress:
+        return bullet_socket(token_body, connect_id)
+
+    def ping_message(self, number: int) -> str:
+        return json.dumps({"id": str(number), "type": "ping"})
 
     def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]:
         return [

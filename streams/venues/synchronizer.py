@@ -50,10 +50,12 @@ class ResyncRequest:
 
 @dataclass(slots=True)
 class SyncOutput:
-    """What one frame produced: deltas to publish, in order, and resyncs to start."""
+    """What one frame produced: deltas to publish, in order, resyncs to start, and the answers
+    to send back on the socket (heartbeat replies)."""
 
     deltas: list[BookDelta] = field(default_factory=list)
     resyncs: list[ResyncRequest] = field(default_factory=list)
+    replies: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -97,7 +99,7 @@ class BookSynchronizer:
         """Parse one websocket frame and sync what it carries; `ParseError` propagates."""
         result = self.parser.parse(frame, receive_time_us)
         self.counters.frames += 1
-        output = SyncOutput()
+        output = SyncOutput(replies=result.replies)
         if result.connection_sequence is not None and self._connection.observe(
             result.connection_sequence
         ):

@@ -38,6 +38,7 @@ from streams.venues.exceptions import UnknownVenueError
 from streams.venues.kraken import kraken_checksum
 from streams.venues.okx import okx_checksum
 from tests.connectors.helpers import apply_levels, recording
+from tests.fixtures import hyperliquid
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,6 +75,28 @@ VENUES = {
         None,
     ),
     "BYBIT": ("BYBIT.jsonl.zst", ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"), 200, None),
+    "KUCOIN": (
+        "KUCOIN.ws.1.0",
+        ("BCHSV-USDT", "SNX-BTC", "CAPP-BTC", "ANKR-BTC", "FET-BTC", "DAPPT-BTC", "NRG-BTC",
+         "COV-BTC", "EQZ-BTC"),
+        None,
+        None,
+    ),
+    "HUOBI": (
+        "HUOBI.ws.44.0",
+        ("trioeth", "borusdt", "omgbtc", "xvgeth", "yfihusd", "zeneth", "dogeeth", "fil3susdt",
+         "propyeth", "nesteth"),
+        None,
+        None,
+    ),
+    "CRYPTO.COM": (
+        "CRYPTO.COM.jsonl.zst",
+        ("MATIC_USDT", "HNT_USDT", "LPT_USDC", "GRT_CRO", "HOT_USDT", "BAND_USDT", "SUSHI_USDT",
+         "RGT_USDC", "FLOW_CRO", "ONE_USDT"),
+        None,
+        None,
+    ),
+    "HYPERLIQUID": (str(hyperliquid.FIXTURE), ("BTC",), None, None),
 }  # fmt: skip
 
 
