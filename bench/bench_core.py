@@ -219,8 +219,8 @@ def section(items: Items, results: list[tuple[str, float]]) -> str:
         for name, events in results
     )
     built = (
-        "`book.py` and `metrics.py` compiled by mypyc (setup.py), and the same\nsources as pure "
-        "Python in a subprocess"
+        "`book.py`, the metrics and the breaker compiled by mypyc (setup.py), and the\nsame "
+        "sources as pure Python in a subprocess"
         if NATIVE
         else "pure Python: setup.py found no C compiler or was told not to\ncompile"
     )
