@@ -29,7 +29,8 @@ from sections import replace_section
 from streams.config import shared_recordings
 from streams.core.book import NATIVE, Book
 from streams.core.config import MetricsConfig
-from streams.core.metrics import MetricState, imbalance_record
+from streams.core.metrics import Identity, imbalance_record
+from streams.core.metrics_state import MetricState
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta, SourcePosition
 from streams.sources.raw import read_raw
@@ -139,8 +140,8 @@ def book_and_metrics(items: Items) -> None:
             metrics.on_book_reset()
         book.bids.apply(delta.bid_prices, delta.bid_sizes, config.max_levels)
         book.asks.apply(delta.ask_prices, delta.ask_sizes, config.max_levels)
-        identity = ("", delta.exchange, delta.symbol, delta.event_time, delta.receive_time,
-                    position.topic, position.partition, position.offset, "")  # fmt: skip
+        identity = Identity("", delta.exchange, delta.symbol, delta.event_time, delta.receive_time,
+                            position.topic, position.partition, position.offset, "")  # fmt: skip
         imbalance_record(book, metrics, config, delta.event_time, identity)
 
 
@@ -218,8 +219,8 @@ def section(items: Items, results: list[tuple[str, float]]) -> str:
         for name, events in results
     )
     built = (
-        "`book.py` and `metrics.py` compiled by mypyc (setup.py), and the same\nsources as pure "
-        "Python in a subprocess"
+        "`book.py`, the metrics and the breaker compiled by mypyc (setup.py), and the\nsame "
+        "sources as pure Python in a subprocess"
         if NATIVE
         else "pure Python: setup.py found no C compiler or was told not to\ncompile"
     )

@@ -103,15 +103,51 @@ def _credentials(settings: Settings) -> Any:
 def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> faust.App:
     """Wire the agent, the checkpoint table and the web pages around one core pipeline."""
     bootstrap = settings.require_bootstrap()
-    # The checkpoint changelog must have exactly as many partitions as the input topic: Faust
-    # recovers the changelog partitions that match the assigned input partitions, so with any
-    # other count some checkpoints would land in partitions nobody restores.
+    partitions = _input_partitions(settings, config)
+    app = _faust_app(settings, config, bootstrap, partitions)
+    deltas = app.topic(
+        settings.topics.book_deltas, key_serializer="raw", value_serializer="raw",
+        partitions=partitions,
+    )  # fmt: skip
+    # Keys are the instrument ids as bytes; use_partitioner puts each checkpoint in the changelog
+    # partition of its source partition (both murmur2 of the same key bytes).
+    checkpoints = app.Table(
+        "instrument-checkpoints", default=None, key_type=bytes, value_type=bytes,
+        partitions=partitions, use_partitioner=True,
+    )  # fmt: skip
+    state: _WorkerState
+
+    def compute_failed(error: ComputeProcessError) -> None:  # from the compute reader thread
+        app.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(state.stop(error, 0)))
+
+    compute = ComputeProcess(settings, pipeline, config.checkpoint_every, compute_failed)
+    state = _WorkerState(app, compute, settings, checkpoints, config.app_id)
+    state.broker = BrokerWatch(settings)
+    _add_agent(app, deltas, config, state)
+    _add_pages(app, state)
+    app.conf.streams_state = state  # tests and the CLI reach the running state here
+    return app
+
+
+def _input_partitions(settings: Settings, config: WorkerConfig) -> int:
+    """The partition count of the input topic, which the checkpoint changelog must share.
+
+    Faust recovers the changelog partitions that match the assigned input partitions, so with any
+    other count some checkpoints would land in partitions nobody restores.
+    """
     try:
         partitions = partition_count(settings, settings.topics.book_deltas)
     except StreamsError:
         partitions = config.partitions  # the topic does not exist yet: Faust creates it so
     log.info("input %s has %d partitions", settings.topics.book_deltas, partitions)
-    app = faust.App(
+    return partitions
+
+
+def _faust_app(
+    settings: Settings, config: WorkerConfig, bootstrap: str, partitions: int
+) -> faust.App:
+    """The Faust application: in-memory tables, raw bytes, and only the web pages we document."""
+    return faust.App(
         config.app_id,
         broker=[f"kafka://{server}" for server in bootstrap.split(",")],
         broker_credentials=_credentials(settings),
@@ -138,24 +174,12 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
         key_serializer="raw",  # table changelogs carry our own bytes (instrument id, checkpoint)
         value_serializer="raw",
     )
-    deltas = app.topic(
-        settings.topics.book_deltas, key_serializer="raw", value_serializer="raw",
-        partitions=partitions,
-    )  # fmt: skip
-    # Keys are the instrument ids as bytes; use_partitioner puts each checkpoint in the changelog
-    # partition of its source partition (both murmur2 of the same key bytes).
-    checkpoints = app.Table(
-        "instrument-checkpoints", default=None, key_type=bytes, value_type=bytes,
-        partitions=partitions, use_partitioner=True,
-    )  # fmt: skip
-    state: _WorkerState
 
-    def compute_failed(error: ComputeProcessError) -> None:  # from the compute reader thread
-        app.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(state.stop(error, 0)))
 
-    compute = ComputeProcess(settings, pipeline, config.checkpoint_every, compute_failed)
-    state = _WorkerState(app, compute, settings, checkpoints, config.app_id)
-    state.broker = BrokerWatch(settings)
+def _add_agent(
+    app: faust.App, deltas: faust.TopicT, config: WorkerConfig, state: _WorkerState
+) -> None:
+    """The agent that hands each batch of deltas to the compute child, and the rebalance hook."""
 
     @app.agent(deltas)
     async def process_deltas(stream: faust.StreamT[Any]) -> None:
@@ -174,10 +198,6 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust passes revoked positionally
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
         await state.release({tp.partition for tp in revoked if tp.topic == deltas.get_topic_name()})
-
-    _add_pages(app, state)
-    app.conf.streams_state = state  # tests and the CLI reach the running state here
-    return app
 
 
 class _WorkerState:

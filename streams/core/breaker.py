@@ -1,9 +1,10 @@
 """Circuit-breaker suggestions from imbalance records: six rules and a per-instrument state machine.
 
 Pure and event-time only: the same records give the same suggestions, bit for bit, in a replay.
-Each rule (`streams/core/breaker_rules.py`) maps a record to a level (0 none, 1 watch, 2 throttle,
-3 halt); the state machine escalates at once to the highest level and steps down only after
-`calm_s` below it (hysteresis), so it does not flap. Rules, defaults and sources: docs/breaker.md.
+Each rule (listed in `streams/core/breaker_rules.py`) maps a record to a level (0 none, 1 watch,
+2 throttle, 3 halt); the state machine escalates at once to the highest level and steps down only
+after `calm_s` below it (hysteresis), so it does not flap. Rules, defaults and sources:
+docs/breaker.md.
 """
 
 from __future__ import annotations
@@ -13,16 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.core.breaker_config import BreakerConfig
-from streams.core.breaker_rules import (
-    HALT,
-    NORMAL,
-    THROTTLE,
-    WATCH,
-    BandRule,
-    CostRule,
-    RuleState,
-    make_rules,
-)
+from streams.core.breaker_liquidity_rules import CostRule
+from streams.core.breaker_price_rules import BandRule
+from streams.core.breaker_rule import HALT, NORMAL, THROTTLE, WATCH, RuleState, micros
+from streams.core.breaker_rules import make_rules
 from streams.core.exceptions import BreakerInputError
 
 __all__ = ["RULES", "STATES", "BreakerConfig", "BreakerEngine"]
@@ -30,17 +25,12 @@ __all__ = ["RULES", "STATES", "BreakerConfig", "BreakerEngine"]
 STATES = ("NORMAL", "WATCH", "THROTTLE", "HALT", "COOLDOWN")
 COOLDOWN = 4
 RULES = tuple(rule.name for rule in make_rules(BreakerConfig()))
-_MICROS = 1_000_000
 _METRIC_FIELDS = (
     "best_bid", "best_ask", "mid", "spread_bps", "queue_imbalance", "depth_imbalance_5",
     "depth_imbalance_10", "ofi", "ofi_1s", "ofi_10s", "depth_bid_10bps", "depth_ask_10bps",
     "depth_bid_25bps", "depth_ask_25bps", "depth_bid_50bps", "depth_ask_50bps",
     "depth_bid_100bps", "depth_ask_100bps", "spread_z", "depth_z",
 )  # fmt: skip
-
-
-def _micros(seconds: float) -> int:
-    return round(seconds * _MICROS)
 
 
 class _Tier:
@@ -55,9 +45,9 @@ class _Tier:
         band = self.rules[RULES.index(BandRule.name)]
         assert isinstance(band, BandRule)
         self.band = band
-        self.calm_us = _micros(config.calm_s)
-        self.halt_us = _micros(config.halt_duration_s)
-        self.cooldown_us = _micros(config.cooldown_s)
+        self.calm_us = micros(config.calm_s)
+        self.halt_us = micros(config.halt_duration_s)
+        self.cooldown_us = micros(config.cooldown_s)
 
 
 class _Instrument:

@@ -15,7 +15,8 @@ from streams.core.book import Book
 from streams.core.breaker import BreakerConfig, BreakerEngine
 from streams.core.config import MetricsConfig
 from streams.core.exceptions import InvalidDeltaError
-from streams.core.metrics import MetricState, imbalance_record
+from streams.core.metrics import Identity, imbalance_record
+from streams.core.metrics_state import MetricState
 from streams.core.pipeline_config import PipelineConfig
 from streams.core.types import BookDelta, SourcePosition
 
@@ -168,7 +169,7 @@ class Pipeline:
             return _CROSSED
         record = imbalance_record(
             book, state.metrics, self.metrics_config, delta.event_time,
-            (
+            Identity(
                 f"{position.topic}/{position.partition}/{position.offset}", delta.exchange,
                 delta.symbol, delta.event_time, delta.receive_time, position.topic,
                 position.partition, position.offset, self.config_hash,

@@ -1,7 +1,7 @@
 """The compiled core and its pure-Python source give the same records, bit for bit.
 
-setup.py compiles `streams/core/book.py`, `metrics.py` and the breaker (`breaker.py`,
-`breaker_rules.py`, `breaker_windows.py`) with mypyc when a C compiler is there (`NATIVE` is then
+setup.py compiles `streams/core/book.py`, the metrics (`metrics*.py`) and the breaker
+(`breaker*.py` but its config) with mypyc when a C compiler is there (`NATIVE` is then
 true) and the compiled book and metrics take typed-loop paths; the pure modules take
 the standard library's C helpers (`bisect`, `sum`). Whichever this suite loaded, the other path
 runs here too: in a subprocess on a pure copy of the core, with `NATIVE` set the other way.
@@ -23,12 +23,19 @@ import pytest
 
 import streams.core.book as book_module
 import streams.core.breaker as breaker_module
+import streams.core.breaker_liquidity_rules as breaker_liquidity_rules_module
+import streams.core.breaker_price_rules as breaker_price_rules_module
+import streams.core.breaker_rule as breaker_rule_module
 import streams.core.breaker_rules as breaker_rules_module
 import streams.core.breaker_windows as breaker_windows_module
 import streams.core.metrics as metrics_module
+import streams.core.metrics_cost as metrics_cost_module
+import streams.core.metrics_depth as metrics_depth_module
+import streams.core.metrics_flow as metrics_flow_module
+import streams.core.metrics_state as metrics_state_module
 from streams.core.book import NATIVE, _search
 from streams.core.config import DEPTH_BANDS_BPS
-from streams.core.metrics import _band_depths_sliced, _band_depths_walk
+from streams.core.metrics_depth import band_depths_sliced, band_depths_walk
 from streams.core.pipeline import Pipeline
 from streams.core.types import SourcePosition
 from streams.simulate.scenarios import run_scenario
@@ -47,7 +54,9 @@ def _bits(values: list[float]) -> list[bytes]:
 
 
 COMPILED_MODULES = (
-    book_module, metrics_module, breaker_module, breaker_rules_module, breaker_windows_module,
+    book_module, metrics_module, metrics_state_module, metrics_flow_module, metrics_depth_module,
+    metrics_cost_module, breaker_module, breaker_rule_module, breaker_liquidity_rules_module,
+    breaker_price_rules_module, breaker_rules_module, breaker_windows_module,
 )  # fmt: skip
 
 
@@ -80,8 +89,8 @@ def test_the_typed_band_walk_adds_like_the_sliced_sums(seed: int) -> None:
     notionals = [k * rng.uniform(1e-4, 50.0) for k in keys]
     count = rng.randint(1, len(keys))
 
-    walked, walked_end = _band_depths_walk(keys, notionals, count, mid, FACTORS)
-    sliced, sliced_end = _band_depths_sliced(keys, notionals, count, mid, FACTORS)
+    walked, walked_end = band_depths_walk(keys, notionals, count, mid, FACTORS)
+    sliced, sliced_end = band_depths_sliced(keys, notionals, count, mid, FACTORS)
 
     assert _bits(walked) == _bits(sliced)
     assert walked_end == sliced_end
@@ -107,9 +116,9 @@ def _records(items: list[tuple[object, SourcePosition]]) -> list[str]:
 # The same loop as `_records`, run on the pure copy with NATIVE set the other way.
 _OTHER_PATH = """
 import json, pickle, sys
-import streams.core.book as book, streams.core.metrics as metrics
-assert book.__file__.endswith("book.py") and metrics.__file__.endswith("metrics.py")
-book.NATIVE = metrics.NATIVE = {native}
+import streams.core.book as book, streams.core.metrics_depth as depth
+assert book.__file__.endswith("book.py") and depth.__file__.endswith("metrics_depth.py")
+book.NATIVE = depth.NATIVE = {native}
 from streams.core.pipeline import Pipeline
 items = pickle.loads(open(sys.argv[1], "rb").read())
 pipeline, lines = Pipeline(), []
