@@ -72,7 +72,9 @@ class VenueUpdate:
     `first_sequence` is Binance's U. `raw_bids`/`raw_asks` keep the venue's original decimal text,
     only for checksum venues: floats lose the trailing zeros the checksum covers. `checksum_only`
     marks a frame that carries nothing but the checksum of the book so far (Bitfinex `cs`): it is
-    verified, never published.
+    verified, never published. `diverged` says why the parser knows a row of the instrument was
+    lost although the venue numbers nothing (BitMEX: an update of a level id never inserted): it
+    counts as a gap and resyncs the instrument.
     """
 
     delta: BookDelta
@@ -80,6 +82,7 @@ class VenueUpdate:
     raw_bids: RawLevels = ()
     raw_asks: RawLevels = ()
     checksum_only: bool = False
+    diverged: str = ""
 
 
 @dataclass(frozen=True, slots=True)
