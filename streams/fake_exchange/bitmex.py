@@ -44,10 +44,12 @@ class Bitmex(Dialect):
             if action in ("partial", "insert"):
                 rows[level_id] = dict(row)
             elif action == "update":
-                rows[level_id] = {**rows[level_id], **row}
+                rows[level_id] = {**rows[level_id], **row}  # update rows omit the price
             else:
-                row = {**rows.pop(level_id), "size": 0}
-            self._set(row)
+                rows[level_id] = {**rows[level_id], "size": 0}
+            self._set(rows[level_id])
+            if action == "delete":
+                del rows[level_id]
         return True
 
     def _set(self, row: Mapping[str, Any]) -> None:
