@@ -9,8 +9,9 @@ symbolIdx - id) * tickSize`, XBTUSD with a legacy 0.01 tick); BitMEX no longer p
 now writes the price on every row, which the parser prefers when present. There is no sequence
 number and no checksum: an update or delete of an id the map lacks, or an insert of one it
 holds, shows that a row was lost, and resyncs that instrument (`VenueUpdate.diverged`); a lost
-size update cannot be seen. Rows of a symbol before its `partial` are ignored, as BitMEX says.
-Sizes count contracts; `read_instruments` says what one is worth.
+size update cannot be seen. Rows of a symbol before its `partial` are parsed but never published
+(the instrument syncs at the partial, which holds them). Sizes count contracts;
+`read_instruments` says what one is worth.
 """
 
 from __future__ import annotations
@@ -133,21 +134,20 @@ class BitmexParser(BaseVenueParser):
         rows: dict[str, list[dict[str, Any]]] = {}
         for row in message["data"]:
             rows.setdefault(row["symbol"], []).append(row)
-        updates = tuple(
-            update
-            for symbol, symbol_rows in rows.items()
-            if (update := self._update(action, symbol, symbol_rows, receive_time_us)) is not None
+        return ParseResult(
+            updates=tuple(
+                self._update(action, symbol, symbol_rows, receive_time_us)
+                for symbol, symbol_rows in rows.items()
+            )
         )
-        return ParseResult(updates=updates)
 
     def _update(
         self, action: str, symbol: str, rows: list[dict[str, Any]], receive_time_us: int
-    ) -> VenueUpdate | None:
+    ) -> VenueUpdate:
         if action == "partial":
             self._levels[symbol] = {}
-        levels = self._levels.get(symbol)
-        if levels is None:
-            return None  # before this symbol's partial
+        synced = symbol in self._levels
+        levels = self._levels.get(symbol, {})  # before the partial: parsed, never published
         sides: tuple[tuple[list[float], list[float]], ...] = (([], []), ([], []))
         diverged = ""
         for row in rows:
@@ -171,7 +171,7 @@ class BitmexParser(BaseVenueParser):
             ask_prices=tuple(sides[1][0]),
             ask_sizes=tuple(sides[1][1]),
         )
-        return VenueUpdate(delta, diverged=diverged)
+        return VenueUpdate(delta, diverged=diverged if synced else "")
 
     def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]:
         topics = [f"{TABLE}:{symbol}" for symbol in venue_symbols]

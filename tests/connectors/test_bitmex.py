@@ -12,6 +12,7 @@ from streams.sources.recording import HTTP, RECV, read_recording
 from streams.venues.bitmex import expiry_of
 from streams.venues.instruments import parse_instruments
 from streams.venues.registry import get_venue
+from streams.venues.synchronizer import BookSynchronizer
 from tests.connectors.helpers import ReferenceBook, events, recording, rejections
 
 pytestmark = pytest.mark.unit
@@ -105,7 +106,8 @@ def test_a_lost_insert_is_a_gap_that_resyncs_its_instrument_only() -> None:
 
 
 def test_symbols_subscriptions_and_rows_before_the_partial() -> None:
-    parser = get_venue("BITMEX")
+    synchronizer = BookSynchronizer(get_venue("BITMEX"))
+    parser = synchronizer.parser
     normalise = parser.normalise  # type: ignore[attr-defined]
     row = {"symbol": "XBTUSD", "id": 8799000000, "side": "Buy", "size": 5, "price": 10000.0}
     insert = json.dumps({"table": "orderBookL2", "action": "insert", "data": [row]})
@@ -116,13 +118,16 @@ def test_symbols_subscriptions_and_rows_before_the_partial() -> None:
         "BTC-USD-PERP", "UNI-USDT-PERP", "XRP-BTC-20210924", "BTC-USD-20211231",
         "ETH-USD-20220325", "BTC-USDT",
     ]  # fmt: skip
-    assert parser.parse(insert, 1).updates == ()  # no partial yet on this connection
-    assert parser.parse(partial, 2).updates[0].delta.is_snapshot
-    assert parser.parse(insert, 3).updates[0].diverged  # the id is already held
-    unsubscribe, subscribe = (json.loads(m) for m in parser.resubscribe_messages("XBTUSD"))
+    assert synchronizer.on_frame(insert, 1).deltas == []  # no partial yet on this connection
+    assert synchronizer.on_frame(partial, 2).deltas[0].is_snapshot
+    resync = synchronizer.on_frame(insert, 3)  # the id is already held: a row was lost
+    assert (resync.deltas, synchronizer.total("gaps")) == ([], 1)
+    unsubscribe, subscribe = (json.loads(m) for m in resync.resyncs[0].messages)
     assert (unsubscribe["op"], subscribe["op"]) == ("unsubscribe", "subscribe")
     assert subscribe["args"] == ["orderBookL2:XBTUSD"]
-    assert parser.parse(insert, 4).updates == ()  # waiting for the new partial
+    assert synchronizer.on_frame(insert, 4).deltas == []  # waiting for the new partial
+    assert synchronizer.on_frame(partial, 5).deltas[0].is_snapshot
+    assert synchronizer.total("unsynced_drops") == 2
 
 
 def test_futures_expire_on_the_last_friday_the_metadata_names() -> None:
