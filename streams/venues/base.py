@@ -159,6 +159,37 @@ class BaseVenueParser:
     def _parse(self, message: Any, receive_time_us: int) -> ParseResult:
         raise NotImplementedError
 
+    def normalise(self, venue_symbol: str) -> str:
+        """The symbol in the normalised form (default: as the venue sends it, upper case)."""
+        return venue_symbol.upper()
+
+    def book_delta(
+        self,
+        venue_symbol: str,
+        bids: Levels,
+        asks: Levels,
+        *,
+        is_snapshot: bool,
+        event_time: int,
+        receive_time: int,
+        **numbers: int | None,
+    ) -> BookDelta:
+        """A validated delta of this venue, named by `normalise`; `numbers` are its `sequence`,
+        `prev_sequence` and `checksum`, where it has them."""
+        return make_delta(
+            exchange=self.capabilities.exchange,
+            symbol=self.normalise(venue_symbol),
+            venue_symbol=venue_symbol,
+            event_time=event_time,
+            receive_time=receive_time,
+            is_snapshot=is_snapshot,
+            bid_prices=bids[0],
+            bid_sizes=bids[1],
+            ask_prices=asks[0],
+            ask_sizes=asks[1],
+            **numbers,
+        )
+
     def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]:
         raise NotImplementedError
 

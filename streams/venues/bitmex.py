@@ -31,7 +31,6 @@ from streams.venues.base import (
     SnapshotSource,
     VenueUpdate,
     iso_to_micros,
-    make_delta,
 )
 from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset
@@ -159,17 +158,13 @@ class BitmexParser(BaseVenueParser):
             prices.append(price)
             sizes.append(0.0 if action == "delete" else float(row["size"]))
         times = [iso_to_micros(row["timestamp"]) for row in rows if "timestamp" in row]
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(symbol),
-            venue_symbol=symbol,
+        delta = self.book_delta(
+            symbol,
+            (tuple(sides[0][0]), tuple(sides[0][1])),
+            (tuple(sides[1][0]), tuple(sides[1][1])),
+            is_snapshot=action == "partial",
             event_time=max(times, default=receive_time_us),
             receive_time=receive_time_us,
-            is_snapshot=action == "partial",
-            bid_prices=tuple(sides[0][0]),
-            bid_sizes=tuple(sides[0][1]),
-            ask_prices=tuple(sides[1][0]),
-            ask_sizes=tuple(sides[1][1]),
         )
         return VenueUpdate(delta, diverged=diverged if synced else "")
 
