@@ -35,6 +35,7 @@ def build_snapshot(recordings: Path) -> dict[str, Any]:
         "BITFINEX": "BITFINEX.ws.11.0",
         "BITSTAMP": "BITSTAMP.ws.1.0",
         "GEMINI": "GEMINI.ws.1.0",
+        "BITMEX": "BITMEX.ws.1.0",
     }  # fmt: skip
     metadata = {venue: [f"{venue}.0"] for venue in books}
     metadata["BYBIT"] = ["BYBIT.jsonl.zst"]

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from streams.fake_exchange.binance import Binance
+from streams.fake_exchange.bitmex import Bitmex
 from streams.fake_exchange.book import TextBook
 from streams.fake_exchange.bybit import Bybit
 from streams.fake_exchange.cryptocom import CryptoCom
@@ -42,6 +43,7 @@ DIALECTS: dict[str, type[Dialect]] = {
     "BINANCE_US": Binance,
     "BINANCE_FUTURES": Binance,
     "BINANCE_DELIVERY": Binance,
+    "BITMEX": Bitmex,
     "BYBIT": Bybit,
     "DERIBIT": Deribit,
     "KRAKEN": Kraken,

@@ -73,7 +73,9 @@ class VenueUpdate:
     `first_sequence` is Binance's U. `raw_bids`/`raw_asks` keep the venue's original decimal text,
     only for checksum venues: floats lose the trailing zeros the checksum covers. `checksum_only`
     marks a frame that carries nothing but the checksum of the book so far (Bitfinex `cs`): it is
-    verified, never published.
+    verified, never published. `diverged` says why the parser knows a row of the instrument was
+    lost although the venue numbers nothing (BitMEX: an update of a level id never inserted): it
+    counts as a gap and resyncs the instrument.
     """
 
     delta: BookDelta
@@ -81,6 +83,7 @@ class VenueUpdate:
     raw_bids: RawLevels = ()
     raw_asks: RawLevels = ()
     checksum_only: bool = False
+    diverged: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,37 @@ class BaseVenueParser:
 
     def _parse(self, message: Any, receive_time_us: int) -> ParseResult:
         raise NotImplementedError
+
+    def normalise(self, venue_symbol: str) -> str:
+        """The symbol in the normalised form (default: as the venue sends it, upper case)."""
+        return venue_symbol.upper()
+
+    def book_delta(
+        self,
+        venue_symbol: str,
+        bids: Levels,
+        asks: Levels,
+        *,
+        is_snapshot: bool,
+        event_time: int,
+        receive_time: int,
+        **numbers: int | None,
+    ) -> BookDelta:
+        """A validated delta of this venue, named by `normalise`; `numbers` are its `sequence`,
+        `prev_sequence` and `checksum`, where it has them."""
+        return make_delta(
+            exchange=self.capabilities.exchange,
+            symbol=self.normalise(venue_symbol),
+            venue_symbol=venue_symbol,
+            event_time=event_time,
+            receive_time=receive_time,
+            is_snapshot=is_snapshot,
+            bid_prices=bids[0],
+            bid_sizes=bids[1],
+            ask_prices=asks[0],
+            ask_sizes=asks[1],
+            **numbers,
+        )
 
     def subscribe_messages(self, venue_symbols: Sequence[str]) -> list[str]:
         raise NotImplementedError

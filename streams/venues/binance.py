@@ -22,7 +22,6 @@ from streams.venues.base import (
     SnapshotSource,
     VenueUpdate,
     load_json,
-    make_delta,
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
@@ -107,17 +106,13 @@ class BinanceSpotParser(BaseVenueParser):
         previous = int(data["pu"]) if "pu" in data else first - 1
         bid_prices, bid_sizes = parse_levels(data["b"])
         ask_prices, ask_sizes = parse_levels(data["a"])
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=False,
             event_time=int(data.get("T") or data["E"]) * 1000,  # T: matching time (futures)
             receive_time=receive_time_us,
-            is_snapshot=False,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
             sequence=last,
             prev_sequence=previous,
         )
@@ -163,17 +158,13 @@ class BinanceSpotParser(BaseVenueParser):
         bid_prices, bid_sizes = parse_levels(message["bids"])
         ask_prices, ask_sizes = parse_levels(message["asks"])
         venue_time = message.get("T") or message.get("E")
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=True,
             event_time=int(venue_time) * 1000 if venue_time else receive_time_us,
             receive_time=receive_time_us,
-            is_snapshot=True,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
             sequence=int(message["lastUpdateId"]),
         )
         return VenueUpdate(delta)

@@ -28,7 +28,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
 )
 from streams.venues.checksum import ChecksumBook
 from streams.venues.okx import to_signed_32
@@ -186,17 +185,13 @@ class BitfinexParser(BaseVenueParser):
             size = _number_text(abs(amount)) if count != 0 else "0"
             sides[0 if amount > 0 else 1].append((_number_text(price), size))
         bids, asks = sides
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (tuple(float(price) for price, _ in bids), tuple(float(size) for _, size in bids)),
+            (tuple(float(price) for price, _ in asks), tuple(float(size) for _, size in asks)),
+            is_snapshot=is_snapshot,
             event_time=receive_time_us,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=tuple(float(price) for price, _ in bids),
-            bid_sizes=tuple(float(size) for _, size in bids),
-            ask_prices=tuple(float(price) for price, _ in asks),
-            ask_sizes=tuple(float(size) for _, size in asks),
             sequence=sequence,
             checksum=checksum,
         )

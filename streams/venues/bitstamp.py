@@ -22,7 +22,6 @@ from streams.venues.base import (
     SnapshotSource,
     VenueUpdate,
     load_json,
-    make_delta,
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
@@ -95,17 +94,13 @@ class BitstampParser(BaseVenueParser):
         stamp = int(data["microtimestamp"])
         bid_prices, bid_sizes = parse_levels(data["bids"])
         ask_prices, ask_sizes = parse_levels(data["asks"])
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=is_snapshot,
             event_time=stamp,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
             sequence=stamp,
         )
         return VenueUpdate(delta)

@@ -21,7 +21,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
     parse_levels,
 )
 from streams.venues.specs import SpecBuilder, positive_number
@@ -102,17 +101,13 @@ class BybitParser(BaseVenueParser):
         is_snapshot = message["type"] == "snapshot" or sequence == 1
         bid_prices, bid_sizes = parse_levels(data["b"])
         ask_prices, ask_sizes = parse_levels(data["a"])
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=is_snapshot,
             event_time=int(message["ts"]) * 1000,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
             sequence=sequence,
             prev_sequence=None if is_snapshot else sequence - 1,
         )

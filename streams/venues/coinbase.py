@@ -22,7 +22,6 @@ from streams.venues.base import (
     SnapshotSource,
     VenueUpdate,
     iso_to_micros,
-    make_delta,
     parse_levels,
 )
 from streams.venues.specs import SpecBuilder, positive_number
@@ -122,18 +121,14 @@ class CoinbaseParser(BaseVenueParser):
         event_time: int | None,
         sequence: int | None = None,
     ) -> ParseResult:
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=venue_symbol.upper(),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            bids,
+            asks,
+            is_snapshot=is_snapshot,
             # the legacy snapshot carries no time: fall back to the receive time
             event_time=event_time if event_time is not None else receive_time_us,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=bids[0],
-            bid_sizes=bids[1],
-            ask_prices=asks[0],
-            ask_sizes=asks[1],
             sequence=sequence,
         )
         return ParseResult(updates=(VenueUpdate(delta),))

@@ -22,7 +22,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
     parse_levels,
 )
 from streams.venues.specs import SpecBuilder
@@ -98,17 +97,13 @@ class CryptoComParser(BaseVenueParser):
     def _update(self, venue_symbol: str, body: Any, receive_time_us: int) -> VenueUpdate:
         bid_prices, bid_sizes = parse_levels(body["bids"])
         ask_prices, ask_sizes = parse_levels(body["asks"])
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=True,
             event_time=int(body["t"]) * 1000,
             receive_time=receive_time_us,
-            is_snapshot=True,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
         )
         return VenueUpdate(delta)
 

@@ -20,7 +20,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
 )
 from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset, expiry_from_day_month_year
@@ -112,17 +111,13 @@ class DeribitParser(BaseVenueParser):
         bid_prices, bid_sizes = _levels(data["bids"])
         ask_prices, ask_sizes = _levels(data["asks"])
         previous = data.get("prev_change_id")
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=is_snapshot,
             event_time=int(data["timestamp"]) * 1000,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
             sequence=int(data["change_id"]),
             prev_sequence=None if is_snapshot or previous is None else int(previous),
         )

@@ -21,7 +21,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
 )
 from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset
@@ -89,17 +88,13 @@ class GeminiParser(BaseVenueParser):
             prices, sizes = sides[SIDES[side]]
             prices.append(float(price))
             sizes.append(float(quantity))
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (tuple(sides[0][0]), tuple(sides[0][1])),
+            (tuple(sides[1][0]), tuple(sides[1][1])),
+            is_snapshot=is_snapshot,
             event_time=receive_time_us,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=tuple(sides[0][0]),
-            bid_sizes=tuple(sides[0][1]),
-            ask_prices=tuple(sides[1][0]),
-            ask_sizes=tuple(sides[1][1]),
         )
         self._seen.add(venue_symbol)
         return ParseResult(updates=(VenueUpdate(delta),))

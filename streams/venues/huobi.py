@@ -24,7 +24,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
@@ -116,17 +115,13 @@ class HuobiParser(BaseVenueParser):
         tick = message["tick"]
         bid_prices, bid_sizes = parse_levels(tick["bids"])
         ask_prices, ask_sizes = parse_levels(tick["asks"])
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=True,
             event_time=int(tick.get("ts") or message["ts"]) * 1000,
             receive_time=receive_time_us,
-            is_snapshot=True,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
         )
         return ParseResult(updates=(VenueUpdate(delta),))
 

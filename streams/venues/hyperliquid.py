@@ -22,7 +22,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
 )
 from streams.venues.symbols import asset
 
@@ -74,17 +73,13 @@ class HyperliquidParser(BaseVenueParser):
         bids, asks = data["levels"]
         bid_prices, bid_sizes = _side(bids)
         ask_prices, ask_sizes = _side(asks)
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(data["coin"]),
-            venue_symbol=data["coin"],
+        delta = self.book_delta(
+            data["coin"],
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=True,
             event_time=int(data["time"]) * 1000,
             receive_time=receive_time_us,
-            is_snapshot=True,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
         )
         return ParseResult(updates=(VenueUpdate(delta),))
 

@@ -21,7 +21,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
     parse_levels,
     raw_levels,
     seconds_text_to_micros,
@@ -128,17 +127,13 @@ class KrakenParser(BaseVenueParser):
         # Kraken stamps every level; the newest one is the packet's venue time.
         stamps = [level[2] for level in (*bids, *asks)]
         event_time = max(map(seconds_text_to_micros, stamps)) if stamps else receive_time_us
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=is_snapshot,
             event_time=event_time,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
             checksum=checksum,
         )
         update = VenueUpdate(delta, raw_bids=raw_levels(bids), raw_asks=raw_levels(asks))

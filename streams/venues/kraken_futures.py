@@ -18,7 +18,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
 )
 from streams.venues.specs import SpecBuilder, positive_number
 from streams.venues.symbols import asset, expiry_from_yymmdd
@@ -115,17 +114,13 @@ class KrakenFuturesParser(BaseVenueParser):
     ) -> ParseResult:
         venue_symbol = message["product_id"]
         sequence = int(message["seq"])
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bids[0], bids[1]),
+            (asks[0], asks[1]),
+            is_snapshot=is_snapshot,
             event_time=int(message["timestamp"]) * 1000,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=bids[0],
-            bid_sizes=bids[1],
-            ask_prices=asks[0],
-            ask_sizes=asks[1],
             sequence=sequence,
             prev_sequence=None if is_snapshot else sequence - 1,
         )

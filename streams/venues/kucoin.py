@@ -27,7 +27,6 @@ from streams.venues.base import (
     SocketAddress,
     VenueUpdate,
     load_json,
-    make_delta,
     parse_levels,
 )
 from streams.venues.exceptions import ParseError
@@ -113,18 +112,14 @@ class KucoinParser(BaseVenueParser):
         changes = data["changes"]
         bid_prices, bid_sizes = _levels(changes["bids"])
         ask_prices, ask_sizes = _levels(changes["asks"])
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=False,
             # `time` (ms) since 2022; the 2021 recording has none
             event_time=int(data["time"]) * 1000 if "time" in data else receive_time_us,
             receive_time=receive_time_us,
-            is_snapshot=False,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
             sequence=last,
             prev_sequence=first - 1,
         )
@@ -168,17 +163,13 @@ class KucoinParser(BaseVenueParser):
             data = message["data"]
             bid_prices, bid_sizes = parse_levels(data["bids"])
             ask_prices, ask_sizes = parse_levels(data["asks"])
-            delta = make_delta(
-                exchange=self.capabilities.exchange,
-                symbol=self.normalise(venue_symbol),
-                venue_symbol=venue_symbol,
+            delta = self.book_delta(
+                venue_symbol,
+                (bid_prices, bid_sizes),
+                (ask_prices, ask_sizes),
+                is_snapshot=True,
                 event_time=int(data["time"]) * 1000,
                 receive_time=receive_time_us,
-                is_snapshot=True,
-                bid_prices=bid_prices,
-                bid_sizes=bid_sizes,
-                ask_prices=ask_prices,
-                ask_sizes=ask_sizes,
                 sequence=int(data["sequence"]),
             )
         except (AttributeError, KeyError, IndexError, TypeError, ValueError) as error:

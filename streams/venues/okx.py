@@ -21,7 +21,6 @@ from streams.venues.base import (
     ParseResult,
     SnapshotSource,
     VenueUpdate,
-    make_delta,
     parse_levels,
     raw_levels,
 )
@@ -132,17 +131,13 @@ class OkxParser(BaseVenueParser):
         ask_prices, ask_sizes = parse_levels(asks)
         sequence = body.get("seqId")
         previous = body.get("prevSeqId")
-        delta = make_delta(
-            exchange=self.capabilities.exchange,
-            symbol=self.normalise(venue_symbol),
-            venue_symbol=venue_symbol,
+        delta = self.book_delta(
+            venue_symbol,
+            (bid_prices, bid_sizes),
+            (ask_prices, ask_sizes),
+            is_snapshot=is_snapshot,
             event_time=int(body["ts"]) * 1000,
             receive_time=receive_time_us,
-            is_snapshot=is_snapshot,
-            bid_prices=bid_prices,
-            bid_sizes=bid_sizes,
-            ask_prices=ask_prices,
-            ask_sizes=ask_sizes,
             sequence=int(sequence) if sequence is not None else None,
             # -1 marks the start of a chain (snapshot), not a real number
             prev_sequence=int(previous) if previous is not None and int(previous) >= 0 else None,

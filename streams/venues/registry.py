@@ -17,6 +17,7 @@ from streams.venues.binance import (
     BinanceUsParser,
 )
 from streams.venues.bitfinex import BitfinexParser
+from streams.venues.bitmex import BitmexParser
 from streams.venues.bitstamp import BitstampParser
 from streams.venues.bybit import BybitParser
 from streams.venues.coinbase import CoinbaseParser
@@ -41,6 +42,7 @@ VENUES: dict[str, Callable[[str], VenueParser]] = {
         BinanceFuturesParser,
         BinanceDeliveryParser,
         BitfinexParser,
+        BitmexParser,
         BitstampParser,
         BybitParser,
         CoinbaseParser,

@@ -153,7 +153,10 @@ class BookSynchronizer:
                 return
             update = differenced
         delta = update.delta
-        if delta.is_snapshot:
+        if update.diverged and state.sync.synced:
+            state.sync.counters.gaps += 1  # a loss the parser saw where no number could show it
+            steps = state.sync.request_resync(f"{delta.instrument}: {update.diverged}")
+        elif delta.is_snapshot:
             steps = state.sync.on_snapshot(update, delta.sequence)
         else:
             numbers = SequenceNumbers(update.first_sequence, delta.sequence, delta.prev_sequence)

@@ -43,6 +43,7 @@ VENUE_RECORDINGS = {
     "BINANCE_FUTURES": "BINANCE_FUTURES.ws.1.0",
     "BINANCE_DELIVERY": "BINANCE_DELIVERY.ws.1.0",
     "BITFINEX": str(bitfinex.FIXTURE),  # the recording with the checksum frames it lacks
+    "BITMEX": "BITMEX.ws.1.0",
     "BITSTAMP": "BITSTAMP.ws.1.0",
     "BYBIT": "BYBIT.jsonl.zst",
     "COINBASE": "COINBASE.jsonl.zst",

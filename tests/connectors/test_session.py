@@ -97,6 +97,8 @@ VENUES = {
         None,
     ),
     "HYPERLIQUID": (str(hyperliquid.FIXTURE), ("BTC",), None, None),
+    "BITMEX": ("BITMEX.ws.1.0", ("XRPU21", "UNIUSDT", "XBTUSD", "ADAUSDT", "SOLUSDT", "TRXU21",
+               "EOSUSDT", "TRXUSDT", "BCHUSD", "MATICUSDT"), None, None),
 }  # fmt: skip
 
 
@@ -190,9 +192,9 @@ def _venue_sizes(delta: BookDelta, side: str) -> tuple[float, ...]:
     spec = delta.spec
     if spec is None or spec.identity:
         return tuple(sizes)
-    if spec.kind == "inverse":  # OKX inverse contracts are whole numbers
+    if spec.kind == "inverse":  # whole contracts (OKX; BitMEX up to 1e8: keep 6 decimals)
         return tuple(
-            round(s * p / spec.contract_size, 9) for p, s in zip(prices, sizes, strict=True)
+            round(s * p / spec.contract_size, 6) for p, s in zip(prices, sizes, strict=True)
         )
     return tuple(round(s / spec.contract_size, 9) for s in sizes)
 
