@@ -34,6 +34,7 @@ from streams.fake_exchange.faults import Faults
 from streams.fake_exchange.server import ReplayConfig, ReplayServer
 from streams.sources.recording import RECV, read_recording
 from streams.transport import DeltaPublisher, TopicSpec, create_topics, read_topic, topic_specs
+from streams.venues.bitfinex import bitfinex_checksum
 from streams.venues.exceptions import UnknownVenueError
 from streams.venues.kraken import kraken_checksum
 from streams.venues.okx import okx_checksum
@@ -74,6 +75,13 @@ VENUES = {
         None,
     ),
     "BYBIT": ("BYBIT.jsonl.zst", ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"), 200, None),
+    "COINBASE": ("COINBASE.jsonl.zst", ("BTC-USD", "ETH-USD"), None, None),
+    "BITFINEX": (
+        "BITFINEX.ws.11.0",  # the dialect adds the `cs` frames the connector asks for
+        ("tTESTBTC:TESTUSD", "tDOGUSD", "tODEUSD", "tIOTETH", "tMNABTC"),
+        None,
+        lambda bids, asks: bitfinex_checksum(bids, asks),
+    ),
 }  # fmt: skip
 
 
