@@ -183,10 +183,7 @@ class _Connection:
         async with asyncio.timeout(self.config.connect_timeout_s):
             self.ws = await http.ws_connect(self.url, max_msg_size=MAX_FRAME_BYTES, autoping=True)
         log.info("%s: connected to %s for %d symbol(s)", self.venue, self.url, len(self.symbols))
-        for index, request in enumerate(self.sync.parser.subscribe_messages(self.symbols)):
-            if index:
-                await asyncio.sleep(SUBSCRIBE_SPACING_S)
-            await self.ws.send_str(request)
+        await self._subscribe(self.ws)
         if self.sync.parser.capabilities.snapshot_source == SnapshotSource.REST:
             for symbol in self.symbols:
                 self._fetch(symbol, self.sync.parser.snapshot_url(symbol))
@@ -204,6 +201,16 @@ class _Connection:
                 return f"websocket error: {message.data}"
             elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
                 return f"closed by the venue (code {self.ws.close_code})"
+
+    async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Send the subscribe messages, spaced by the strictest venue's request rate."""
+        for index, request in enumerate(self.sync.parser.subscribe_messages(self.symbols)):
+            if index:
+                await asyncio.sleep(SUBSCRIBE_SPACING_S)
+            try:
+                await ws.send_str(request)
+            except aiohttp.ClientConnectionResetError:
+                return  # the venue closed while we subscribed: read what it sent before the close
 
     async def _close(self) -> None:
         for task in self._fetches.values():

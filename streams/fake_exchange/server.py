@@ -20,12 +20,14 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from streams.fake_exchange.binance import Binance
 from streams.fake_exchange.bitfinex import Bitfinex
+from streams.fake_exchange.bitstamp import Bitstamp
 from streams.fake_exchange.book import TextBook
 from streams.fake_exchange.bybit import Bybit
 from streams.fake_exchange.coinbase import Coinbase
 from streams.fake_exchange.deribit import Deribit
 from streams.fake_exchange.dialect import BookFrame, Connection, Dialect, load
 from streams.fake_exchange.faults import Faults, FaultSchedule
+from streams.fake_exchange.gemini import Gemini
 from streams.fake_exchange.kraken import Kraken
 from streams.fake_exchange.kraken_futures import KrakenFutures
 from streams.fake_exchange.okx import Okx
@@ -41,9 +43,11 @@ DIALECTS: dict[str, type[Dialect]] = {
     "BINANCE_FUTURES": Binance,
     "BINANCE_DELIVERY": Binance,
     "BITFINEX": Bitfinex,
+    "BITSTAMP": Bitstamp,
     "BYBIT": Bybit,
     "COINBASE": Coinbase,
     "DERIBIT": Deribit,
+    "GEMINI": Gemini,
     "KRAKEN": Kraken,
     "KRAKEN_FUTURES": KrakenFutures,
     "OKX": Okx,
@@ -91,6 +95,7 @@ class ReplayServer:
         self.messages_sent = 0  # every websocket message sent, to every connection
         self.connections_opened = 0
         self.fired = self._schedule.fired  # fault -> the instrument it hit
+        self.fired_at = self._schedule.fired_at  # fault -> when it fired (epoch µs)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> ReplayServer:

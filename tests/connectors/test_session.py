@@ -82,6 +82,20 @@ VENUES = {
         None,
         lambda bids, asks: bitfinex_checksum(bids, asks),
     ),
+    "BITSTAMP": (
+        "BITSTAMP.ws.1.0",
+        ("sgbeur", "ethusd", "xrpeur", "bateur", "usdteur", "usdtusd", "xlmgbp", "adaeur",
+         "batbtc", "galaeur"),
+        None,
+        None,
+    ),
+    "GEMINI": (
+        "GEMINI.ws.1.0",
+        ("BTCGBP", "LINKETH", "FILUSD", "ZECLTC", "BATBTC", "ETHEUR", "LTCETH", "GRTUSD",
+         "ANKRUSD", "ALCXUSD"),
+        None,
+        None,
+    ),
 }  # fmt: skip
 
 
