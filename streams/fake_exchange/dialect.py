@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from streams.fake_exchange.book import TextBook
 
-__all__ = ["BookFrame", "Connection", "Dialect", "load"]
+__all__ = ["BookFrame", "Connection", "ConnectionNumbers", "Dialect", "load"]
 
 
 @dataclass(eq=False)
@@ -86,6 +87,29 @@ class Dialect:
     def checksum(self, message: Any) -> int | None:
         """The checksum a book frame carries, if the venue sends one."""
         return None
+
+    def trailer(self, message: Any, corrupt: bool = False) -> list[str]:
+        """Frames the venue sends right after a book frame about the book it leaves (Bitfinex's
+        `cs`), already applied; `corrupt`: with a wrong checksum."""
+        return []
+
+    def stamp(self, connection: Connection, text: str) -> str | None:
+        """The frame as this connection gets it: venues that number each connection's messages
+        number it here (None: the connection did not ask for such frames)."""
+        return text
+
+
+class ConnectionNumbers:
+    """A venue's count of the messages it sent on each connection (Coinbase, Bitfinex)."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self._next: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
+
+    def next(self, connection: Connection) -> int:
+        number = self._next.get(connection, self.first)
+        self._next[connection] = number + 1
+        return number
 
 
 def load(text: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 __all__ = ["FaultSchedule", "Faults"]
@@ -31,6 +32,7 @@ class FaultSchedule:
 
     faults: Faults
     fired: dict[str, str] = field(default_factory=dict)  # fault -> the instrument it hit
+    fired_at: dict[str, int] = field(default_factory=dict)  # fault -> when (epoch µs, wall clock)
 
     def due(self, name: str, position: int) -> bool:
         at: int | None = getattr(self.faults, FAULT_NAMES[name])
@@ -38,3 +40,4 @@ class FaultSchedule:
 
     def fire(self, name: str, symbol: str) -> None:
         self.fired[name] = symbol
+        self.fired_at[name] = time.time_ns() // 1_000  # the clock of the connector's receive times

@@ -19,13 +19,17 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from streams.fake_exchange.binance import Binance
+from streams.fake_exchange.bitfinex import Bitfinex
 from streams.fake_exchange.bitmex import Bitmex
+from streams.fake_exchange.bitstamp import Bitstamp
 from streams.fake_exchange.book import TextBook
 from streams.fake_exchange.bybit import Bybit
+from streams.fake_exchange.coinbase import Coinbase
 from streams.fake_exchange.cryptocom import CryptoCom
 from streams.fake_exchange.deribit import Deribit
 from streams.fake_exchange.dialect import BookFrame, Connection, Dialect, load
 from streams.fake_exchange.faults import Faults, FaultSchedule
+from streams.fake_exchange.gemini import Gemini
 from streams.fake_exchange.huobi import Huobi
 from streams.fake_exchange.hyperliquid import Hyperliquid
 from streams.fake_exchange.kraken import Kraken
@@ -43,9 +47,13 @@ DIALECTS: dict[str, type[Dialect]] = {
     "BINANCE_US": Binance,
     "BINANCE_FUTURES": Binance,
     "BINANCE_DELIVERY": Binance,
+    "BITFINEX": Bitfinex,
     "BITMEX": Bitmex,
+    "BITSTAMP": Bitstamp,
     "BYBIT": Bybit,
+    "COINBASE": Coinbase,
     "DERIBIT": Deribit,
+    "GEMINI": Gemini,
     "KRAKEN": Kraken,
     "KRAKEN_FUTURES": KrakenFutures,
     "OKX": Okx,
@@ -98,6 +106,7 @@ class ReplayServer:
         self.messages_sent = 0  # every websocket message sent, to every connection
         self.connections_opened = 0
         self.fired = self._schedule.fired  # fault -> the instrument it hit
+        self.fired_at = self._schedule.fired_at  # fault -> when it fired (epoch µs)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> ReplayServer:
@@ -172,7 +181,10 @@ class ReplayServer:
         for text in messages:
             if connection.silent or connection.ws.closed:
                 return
-            data = self.dialect.wire(text)
+            stamped = self.dialect.stamp(connection, text)
+            if stamped is None:
+                continue
+            data = self.dialect.wire(stamped)
             try:
                 if isinstance(data, bytes):
                     await connection.ws.send_bytes(data)
@@ -190,20 +202,26 @@ class ReplayServer:
             if message is None:
                 continue
             key = self.dialect.key(message)
+            receivers = [c for c in self._connections if key is None or key in c.keys]
             frame = self.dialect.book(message)
+            texts, withheld = [text], None
             if frame is not None:
-                text = await self._book_frame(index, message, text, frame)
-            if key == "" or not text:
-                continue
-            for connection in list(self._connections):
-                if key is None or key in connection.keys:
-                    await self._send_all(connection, [text])
+                received = any(not connection.silent for connection in receivers)
+                texts, withheld = await self._book_frame(index, message, text, frame, received)
+            for connection in receivers:
+                if withheld is not None:  # numbered for the connection, lost on the way
+                    self.dialect.stamp(connection, withheld)
+                await self._send_all(connection, texts)
             if frame is not None:
                 await asyncio.sleep(self.config.frame_interval_s)
         self.done.set()
 
-    async def _book_frame(self, index: int, message: Any, text: str, frame: BookFrame) -> str:
-        """Apply one book frame to the truth and fire due faults; return what to send ("": none)."""
+    async def _book_frame(
+        self, index: int, message: Any, text: str, frame: BookFrame, received: bool
+    ) -> tuple[list[str], str | None]:
+        """Apply one book frame to the truth and fire due faults; return what to send, and the
+        frame withheld (None: none). Only a frame some connection gets is withheld or corrupted:
+        a client still subscribing would never see the fault."""
         schedule, position = self._schedule, self.book_frames
         self.book_frames += 1
         if schedule.due("drop", position):
@@ -214,21 +232,24 @@ class ReplayServer:
             schedule.fire("silence", frame.symbol)
             for connection in self._connections:
                 connection.silent = True
-        update_with_future = not frame.is_snapshot and self._last_update[frame.symbol] > index
+        update_with_future = (
+            received and not frame.is_snapshot and self._last_update[frame.symbol] > index
+        )
         corrupt = update_with_future and frame.has_checksum and schedule.due("corrupt", position)
         # Only a withheld update that moves the checksummed top can be noticed on such venues.
         checksum = self.dialect.checksum(message)
         moves_top = checksum is None or checksum != self._checksums.get(frame.symbol)
         self._checksums[frame.symbol] = checksum
         applied = self.dialect.apply(message)
+        trailer = self.dialect.trailer(message, corrupt)
         if corrupt:
             schedule.fire("corrupt", frame.symbol)
-            return self.dialect.corrupt(message)
+            return [self.dialect.corrupt(message), *trailer], None
         removable = applied and update_with_future and moves_top
         if removable and schedule.due("remove", position):
             schedule.fire("remove", frame.symbol)
-            return ""
-        return text
+            return trailer, text
+        return [text, *trailer], None
 
     def _slice(self, frames: list[str], book_frames: int | None) -> list[str]:
         """The frames up to the given number of book frames (a short test needs only a slice)."""

@@ -34,6 +34,7 @@ from streams.fake_exchange.faults import Faults
 from streams.fake_exchange.server import ReplayConfig, ReplayServer
 from streams.sources.recording import RECV, read_recording
 from streams.transport import DeltaPublisher, TopicSpec, create_topics, read_topic, topic_specs
+from streams.venues.bitfinex import bitfinex_checksum
 from streams.venues.exceptions import UnknownVenueError
 from streams.venues.kraken import kraken_checksum
 from streams.venues.okx import okx_checksum
@@ -99,6 +100,27 @@ VENUES = {
     "HYPERLIQUID": (str(hyperliquid.FIXTURE), ("BTC",), None, None),
     "BITMEX": ("BITMEX.ws.1.0", ("XRPU21", "UNIUSDT", "XBTUSD", "ADAUSDT", "SOLUSDT", "TRXU21",
                "EOSUSDT", "TRXUSDT", "BCHUSD", "MATICUSDT"), None, None),
+    "COINBASE": ("COINBASE.jsonl.zst", ("BTC-USD", "ETH-USD"), None, None),
+    "BITFINEX": (
+        "BITFINEX.ws.11.0",  # the dialect adds the `cs` frames the connector asks for
+        ("tTESTBTC:TESTUSD", "tDOGUSD", "tODEUSD", "tIOTETH", "tMNABTC"),
+        None,
+        lambda bids, asks: bitfinex_checksum(bids, asks),
+    ),
+    "BITSTAMP": (
+        "BITSTAMP.ws.1.0",
+        ("sgbeur", "ethusd", "xrpeur", "bateur", "usdteur", "usdtusd", "xlmgbp", "adaeur",
+         "batbtc", "galaeur"),
+        None,
+        None,
+    ),
+    "GEMINI": (
+        "GEMINI.ws.1.0",
+        ("BTCGBP", "LINKETH", "FILUSD", "ZECLTC", "BATBTC", "ETHEUR", "LTCETH", "GRTUSD",
+         "ANKRUSD", "ALCXUSD"),
+        None,
+        None,
+    ),
 }  # fmt: skip
 
 
