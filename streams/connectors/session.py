@@ -278,7 +278,15 @@ class _Connection:
             return
         task = asyncio.create_task(self._fetch_until_applied(symbol, self._rest_url(url)))
         self._fetches[symbol] = task
-        task.add_done_callback(lambda _: self._fetches.pop(symbol, None))
+        task.add_done_callback(lambda done: self._fetched(symbol, done))
+
+    def _fetched(self, symbol: str, task: asyncio.Task[None]) -> None:
+        # Nobody awaits a fetch: an error in it (a DeliveryError raised by `publish`) would be
+        # dropped with the task, and the records it stands for lost without a word.
+        if self._fetches.get(symbol) is task:
+            del self._fetches[symbol]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.connector.fail(error)
 
     def _rest_url(self, url: str) -> str:
         override = self.config.rest_override
@@ -337,6 +345,7 @@ class Connector:
         self.counters = ConnectorCounters()
         self.instruments = bundled_registry()  # replaced by the live endpoint's in `run`
         self._stop = asyncio.Event()
+        self._failure: BaseException | None = None
         probe = get_venue(config.venue)
         self.venue = probe.capabilities.exchange
         limit = probe.capabilities.max_subscriptions or len(config.symbols)
@@ -380,6 +389,13 @@ class Connector:
         """Ask `run` to end (signal handlers call this); it then flushes and returns."""
         self._stop.set()
 
+    def fail(self, error: BaseException) -> None:
+        """End `run` with `error` (from a task nobody awaits, e.g. a REST snapshot fetch)."""
+        log.error("%s: %s: %s", self.venue, type(error).__name__, error)
+        if self._failure is None:
+            self._failure = error
+        self._stop.set()
+
     async def run(self) -> None:
         """Run every connection until `stop` or a delivery error, then flush both producers."""
         try:
@@ -403,6 +419,8 @@ class Connector:
         for outcome in outcomes:
             if isinstance(outcome, Exception):
                 raise outcome  # a connection failed: surface it (DeliveryError, a bug)
+        if self._failure is not None:
+            raise self._failure
 
 
 class DeadLetterSink:
