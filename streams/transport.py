@@ -245,19 +245,31 @@ def read_topic(settings: Settings, topic: str, *, timeout_s: float = 60.0) -> It
         consumer.close()
 
 
-def resume_offset(settings: Settings, group: str, topic: str, partition: int) -> int:
+def resume_offset(
+    settings: Settings, group: str, topic: str, partition: int, timeout_s: float = 300.0
+) -> int:
     """Where a consumer group resumes a partition: its committed offset, else the low watermark.
 
-    Reads the group's committed offset without joining the group (an OffsetFetch request).
+    Reads the group's committed offset without joining the group (an OffsetFetch request). A
+    slow broker is retried until `timeout_s`: the caller (a worker restoring a partition) has
+    nothing better to do than wait, and failing costs a restart.
     """
     consumer = make_consumer(settings, group)
+    deadline = time.monotonic() + timeout_s
     try:
         tp = TopicPartition(topic, partition)
-        committed = consumer.committed([tp], timeout=30)[0].offset
-        if committed is not None and committed >= 0:
-            return int(committed)
-        low, _ = consumer.get_watermark_offsets(tp, timeout=30)
-        return int(low)
+        while True:
+            try:
+                committed = consumer.committed([tp], timeout=30)[0].offset
+                if committed is not None and committed >= 0:
+                    return int(committed)
+                low, _ = consumer.get_watermark_offsets(tp, timeout=30)
+                return int(low)
+            except KafkaException as error:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("committed offset of %s[%d] for %s: %s; retrying", topic,
+                            partition, group, error)  # fmt: skip
     finally:
         consumer.close()
 

@@ -242,7 +242,11 @@ class _WorkerState:
                     self.ready.add(partition)
                 await self.in_flight.acquire()
                 result = self.compute.submit_batch(topic, rows)
-            except ComputeProcessError as error:
+            except Exception as error:
+                # Not only the child's death: a restore that failed (a Kafka query timing out
+                # under load, an unreadable checkpoint) would crash the agent, Faust's
+                # supervisor would restart it, and the worker would stay up and ready with its
+                # batch unacknowledged and never process another record. Exit instead.
                 await self.stop(error, len(rows))
                 raise
             self.completion = asyncio.ensure_future(

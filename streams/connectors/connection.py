@@ -56,7 +56,9 @@ class Connection:
         self.pending: set[str] = {symbol.upper() for symbol in symbols}  # awaiting a snapshot
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._rest: Rest | None = None
-        self._fetches = SnapshotFetches(self.venue, self.config, connector.counters, connector.rng)
+        self._fetches = SnapshotFetches(
+            self.venue, self.config, connector.counters, connector.rng, connector.fail
+        )
         self._pinger: asyncio.Task[None] | None = None
         self._seen: dict[str, int] = {}
         self._healthy = False

@@ -82,12 +82,18 @@ class SnapshotFetches:
     """At most one fetch per instrument, retried with backoff until its body parses."""
 
     def __init__(
-        self, venue: str, config: ConnectorConfig, counters: ConnectorCounters, rng: random.Random
+        self,
+        venue: str,
+        config: ConnectorConfig,
+        counters: ConnectorCounters,
+        rng: random.Random,
+        on_failure: Callable[[BaseException], None],
     ) -> None:
         self.venue = venue
         self.config = config
         self.counters = counters
         self.rng = rng
+        self.on_failure = on_failure
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def start(
@@ -97,7 +103,15 @@ class SnapshotFetches:
             return
         task = asyncio.create_task(self._until_applied(rest, symbol, url, parse, carry_out))
         self._tasks[symbol] = task
-        task.add_done_callback(lambda _: self._tasks.pop(symbol, None))
+        task.add_done_callback(lambda done: self._finished(symbol, done))
+
+    def _finished(self, symbol: str, task: asyncio.Task[None]) -> None:
+        # Nobody awaits a fetch: an error in it (a DeliveryError raised by `publish`) would be
+        # dropped with the task, and the records it stands for lost without a word.
+        if self._tasks.get(symbol) is task:
+            del self._tasks[symbol]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.on_failure(error)
 
     def cancel(self) -> None:
         for task in self._tasks.values():

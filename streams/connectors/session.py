@@ -75,6 +75,7 @@ class Connector:
         self.counters = ConnectorCounters()
         self.instruments = bundled_registry()  # replaced by the live endpoint's in `run`
         self._stop = asyncio.Event()
+        self._failure: BaseException | None = None
         probe = get_venue(config.venue)
         self.venue = probe.capabilities.exchange
         limit = probe.capabilities.max_subscriptions or len(config.symbols)
@@ -121,6 +122,13 @@ class Connector:
         """Ask `run` to end (signal handlers call this); it then flushes and returns."""
         self._stop.set()
 
+    def fail(self, error: BaseException) -> None:
+        """End `run` with `error` (from a task nobody awaits, e.g. a REST snapshot fetch)."""
+        log.error("%s: %s: %s", self.venue, type(error).__name__, error)
+        if self._failure is None:
+            self._failure = error
+        self._stop.set()
+
     async def run(self) -> None:
         """Run every connection until `stop` or a delivery error, then flush both producers."""
         try:
@@ -144,6 +152,8 @@ class Connector:
         for outcome in outcomes:
             if isinstance(outcome, Exception):
                 raise outcome  # a connection failed: surface it (DeliveryError, a bug)
+        if self._failure is not None:
+            raise self._failure
 
 
 class DeadLetterSink:

@@ -18,6 +18,7 @@ skips the redelivered records up to it. A batch with the same range would replac
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -153,7 +154,9 @@ class ParquetWriter:
 
     def _apply(self, journal: Path, renames: list[tuple[Path, Path]]) -> None:
         for temp, final in renames:
-            if temp.exists():  # absent: renamed before a crash
+            # absent: renamed before a crash, or by another writer of the lake completing this
+            # journal (`roll_forward`) at the same moment
+            with contextlib.suppress(FileNotFoundError):
                 temp.replace(final)
         for directory in sorted({final.parent for _, final in renames}):
             _fsync_directory(directory)

@@ -17,7 +17,13 @@ from streams.config import Settings
 from streams.core.pipeline import Pipeline
 from streams.core.types import BookDelta
 from streams.sources.spec import open_source
-from streams.transport import DeltaPublisher, create_topics, topic_specs
+from streams.transport import (
+    DeltaPublisher,
+    KafkaOutputSink,
+    TopicSpec,
+    create_topics,
+    topic_specs,
+)
 from tests.fixtures.workers import (
     RECORDINGS,
     OutputCollector,
@@ -112,6 +118,26 @@ def test_worker_killed_mid_stream_recovers_books_from_the_changelog(
     _publish(topics_ready, deltas[half:])
     second = worker_factory("--checkpoint-every", "150", "--batch-size", "100")
     _assert_all_outputs_equal_offline(collector, expected, second)
+
+
+def test_a_partition_restore_that_fails_exits_the_worker_instead_of_leaving_it_stuck(
+    topics_ready: Settings, worker_factory: WorkerFactory
+) -> None:
+    # Any failure of a restore (here an unreadable checkpoint; under load a Kafka query timing
+    # out) crashed the agent; Faust restarted it and the worker stayed up, ready and idle for
+    # good with its batch unacknowledged. Its supervisor must see it exit instead.
+    changelog = f"{worker_factory.app_id}-instrument-checkpoints-changelog"
+    create_topics(topics_ready, [TopicSpec(changelog, 3, {"cleanup.policy": "compact"})])
+    out = KafkaOutputSink(topics_ready)
+    out.produce(changelog, b"BYBIT:BTC-USDT-PERP", b"bad")  # shorter than any checkpoint
+    out.flush()
+    deltas, _ = _recording()
+    _publish(topics_ready, deltas[:300])
+
+    worker = worker_factory("--batch-size", "100")
+
+    assert worker.process.wait(timeout=300) == EXIT_COMPUTE_FAILED
+    assert "checkpoint shorter than its header" in worker.log()
 
 
 def test_two_workers_share_partitions_and_hand_over_book_state(

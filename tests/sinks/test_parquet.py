@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
@@ -150,6 +152,52 @@ def test_a_batch_cut_during_its_renames_is_completed_by_the_next_writer(tmp_path
     ids = sorted(row["record_id"] for row in ParquetTarget(tmp_path).rows(IMBALANCE))
     assert ids == sorted(row["record_id"] for row in make_records(IMBALANCE, 0, 100))
     assert writer.recover(IMBALANCE, "imbalance", 0, start_offset=0) == 99
+
+
+def test_readers_of_the_lake_never_see_a_file_vanish_while_crashed_batches_are_recovered(
+    tmp_path: Path,
+) -> None:
+    # What the sink test's reader, pyarrow datasets and DuckDB do: list the files, then open
+    # each. Every way a batch is cut (before its journal, during its renames, a range written
+    # again) runs beside readers listing and opening as fast as they can.
+    root = tmp_path / "lake"
+    ParquetWriter(root).write([_batch(0, 9)])
+    errors: list[BaseException] = []
+    reads = 0
+    stop = threading.Event()
+
+    def read() -> None:
+        nonlocal reads
+        pattern = f"{root}/imbalance/**/*.parquet"
+        connection = duckdb.connect()  # one per thread: a connection serves one call at a time
+        while not stop.is_set():
+            try:
+                pads.dataset(root / "imbalance", format="parquet", partitioning="hive").to_table()
+                connection.sql(f"SELECT count(*) FROM read_parquet('{pattern}')").fetchall()  # noqa: S608
+                reads += 1
+            except Exception as error:  # any of them is a file gone between list and open
+                errors.append(error)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for first in range(10, 410, 40):
+            for crashing in (DiesAfterFiles(root, files=3), DiesAfterRenames(root, renames=2)):
+                with pytest.raises(SimulatedCrash):
+                    crashing.write([_batch(first, first + 39)])
+            writer = ParquetWriter(root)  # rolls the cut renames forward
+            writer.recover(IMBALANCE, "imbalance", 0, start_offset=first)
+            writer.write([_batch(first, first + 39)])  # the same range again: replaced
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+
+    assert errors == []
+    assert reads > 0
+    ids = sorted(row["record_id"] for row in ParquetTarget(root).rows(IMBALANCE))
+    assert ids == sorted(row["record_id"] for row in make_records(IMBALANCE, 0, 410))
 
 
 def test_parse_file_name_handles_topics_with_dashes_and_dots() -> None:
