@@ -11,9 +11,11 @@ Faust's guarantees hold per chunk: a chunk is acknowledged in one step once its 
 zero (the agent holds a reference until its outputs are flushed), which marks all its offsets
 acked, and Faust's own commit logic (`_new_offset`: contiguous acked offsets only, gaps from
 compacted or skipped offsets) commits them in order. The generation check on rebalance, the
-active-partition filter (flow control during recovery) and the suspend-flow wait are kept.
+active-partition filter (flow control during recovery) and the suspend-flow wait are kept. One
+thing is added: input records are handed over only once a rebalance has ended (`_hold_back`),
+because Faust clears the agents' queues at the very end of recovery.
 
-Registered as the `chunks://` transport (entry point `faust.transports`). Overrides four
+Registered as the `chunks://` transport (entry point `faust.transports`). Overrides five
 methods of faust-streaming's consumer, pinned to one version; tests/agents/test_chunks.py hashes
 their upstream source so an upgrade is a deliberate act.
 """
@@ -21,7 +23,7 @@ their upstream source so an upgrade is a deliberate act.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -39,6 +41,7 @@ OVERRIDDEN = {
     "faust.transport.consumer:Consumer.getmany": "ChunkConsumer.getmany",
     "faust.transport.consumer:Consumer._drain_messages": "ChunkConsumer._drain_messages",
     "faust.transport.consumer:Consumer.ack": "ChunkConsumer.ack",
+    "faust.transport.consumer:ThreadDelegateConsumer._getmany": "ChunkConsumer._getmany",
     "faust.transport.drivers.aiokafka:Transport": "Transport",
 }
 _CHUNKED = "streams_chunked_topics"
@@ -101,12 +104,12 @@ class ChunkConsumer(faust_aiokafka.Consumer):
         if not self.flow_active:
             await self._seek_back()
             return
+        held = await self._hold_back(records)
         chunked = self._chunked()
-        to_message = self._to_message
         for tp, tp_records in records.items():
-            if not self.flow_active or self.app.consumer_generation_id != generation_id:
+            if self._interrupted(tp, generation_id):
                 break  # a rebalance started: Faust drops the rest of the fetch the same way
-            if not tp_records or not self._fetching(tp, active_partitions):
+            if tp in held or not tp_records or not self._fetching(tp, active_partitions):
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             if tp.topic in chunked:
@@ -117,7 +120,48 @@ class ChunkConsumer(faust_aiokafka.Consumer):
             for record in tp_records:
                 if self.app.consumer_generation_id != generation_id:
                     break
-                yield tp, to_message(tp, record)
+                yield tp, self._to_message(tp, record)
+
+    def _interrupted(self, tp: TP, generation_id: int) -> bool:
+        """A rebalance started since the fetch; its new assignment resets every position."""
+        return (
+            not self.flow_active
+            or self.app.consumer_generation_id != generation_id
+            or (self.app.rebalancing and not self._is_changelog_tp(tp))
+        )
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:  # noqa: ASYNC109 - Faust's signature
+        """Fetch only changelog partitions until the rebalance has ended (see `_hold_back`)."""
+        if active_partitions is not None and self.app.rebalancing:
+            active_partitions = {tp for tp in active_partitions if self._is_changelog_tp(tp)}
+            if not active_partitions:  # an empty set would fetch every assigned partition
+                await asyncio.sleep(min(timeout, 0.05))
+                return {}
+        return await super()._getmany(active_partitions, timeout)
+
+    async def _hold_back(self, records: Mapping[TP, list[Any]]) -> set[TP]:
+        """Input partitions fetched while Faust is still rebalancing: not delivered, sought back.
+
+        Until the rebalance ends (`app.rebalancing`), what reaches an agent's queue can still be
+        dropped unacked: the end of recovery resumes the input partitions, awaits the seek to the
+        committed offsets, and only then resumes flow control, which clears the queues. The
+        consumer's position is then past those records, and where nothing was committed yet that
+        seek does not move it back, so they would never come again. Seeking each such partition
+        back to its first fetched record hands them over on the first fetch after the rebalance.
+        """
+        if not self.app.rebalancing:
+            return set()
+        first = {
+            tp: tp_records[0].offset
+            for tp, tp_records in records.items()
+            if tp_records and not self._is_changelog_tp(tp)
+        }
+        if first:
+            try:
+                await self.seek_wait(first)
+            except Exception as ex:  # unassigned meanwhile: the new assignment resets its position
+                self.log.warning(f"exception seeking back records fetched while rebalancing {ex}")
+        return set(first)
 
     async def _seek_back(self) -> None:
         try:
@@ -131,7 +175,7 @@ class ChunkConsumer(faust_aiokafka.Consumer):
         )
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
-        """Faust's fetch loop; a chunk is one callback, awaited directly unless flow is suspended.
+        """Faust's fetch loop, one callback per chunk (Faust's four tasks now cost per chunk).
 
         Offsets below the read offset were already delivered (dropped, as Faust does); a jump
         past it is a gap Faust's commit logic skips (compacted or deleted records).
@@ -180,10 +224,9 @@ class ChunkConsumer(faust_aiokafka.Consumer):
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
-        if self.suspend_flow.is_set():
-            await self.wait_first(self.callback(message), self.suspend_flow.wait())
-        else:
-            await self.callback(message)
+        # as Faust does: a delivery still waiting (a full agent queue) when the flow is suspended
+        # is given up, so nothing fetched before a rebalance reaches the agent after it
+        await self.wait_first(self.callback(message), self.suspend_flow.wait())
         self._read_offset[tp] = message.offset
 
     def ack(self, message: Message) -> bool:

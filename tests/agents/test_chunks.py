@@ -30,10 +30,16 @@ UPSTREAM = {
     "faust.transport.consumer:Consumer._drain_messages": "44a2500309e83c63",
     "faust.transport.consumer:Consumer.ack": "5fcf41cf45153475",
     "faust.transport.drivers.aiokafka:Transport": "966a67907f33524d",
+    "faust.transport.consumer:ThreadDelegateConsumer._getmany": "f9d47aa9010b5ff2",
     # not replaced, but the chunk ack relies on how they treat the acked offsets
     "faust.transport.consumer:Consumer._new_offset": "1d2c7ea89a7ad4f1",
     "faust.transport.consumer:Consumer._add_gap": "4df2573ded7c1c2c",
     "faust.types.tuples:Message.ack": "4751b72c4ed84153",
+    # holding input back until the rebalance ends relies on where recovery clears the queues,
+    # on which partitions a fetch asks for, and on how a seek moves the read offset
+    "faust.tables.recovery:Recovery.on_recovery_completed": "6ef567acf072e46d",
+    "faust.transport.consumer:Consumer._wait_next_records": "6218e1969a636b3f",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._seek_wait": "9d221e816d940467",
 }
 
 
