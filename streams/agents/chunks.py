@@ -23,7 +23,7 @@ their upstream source so an upgrade is a deliberate act.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -107,20 +107,29 @@ class ChunkConsumer(faust_aiokafka.Consumer):
         held = await self._hold_back(records)
         chunked = self._chunked()
         for tp, tp_records in records.items():
+            if tp in held or not tp_records:
+                continue
             if self._interrupted(tp, generation_id):
                 break  # a rebalance started: Faust drops the rest of the fetch the same way
-            if tp in held or not tp_records or not self._fetching(tp, active_partitions):
+            if not self._fetching(tp, active_partitions):
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-            if tp.topic in chunked:
-                chunk = _chunk(tp, tp_records, self._read_offset[tp])
-                if chunk is not None:
-                    yield tp, ChunkMessage(tp, chunk, generation_id)
-                continue
-            for record in tp_records:
-                if self.app.consumer_generation_id != generation_id:
-                    break
-                yield tp, self._to_message(tp, record)
+            for message in self._messages(tp, tp_records, generation_id, tp.topic in chunked):
+                yield tp, message
+
+    def _messages(
+        self, tp: TP, records: list[Any], generation_id: int, chunked: bool
+    ) -> Iterator[Message]:
+        """One partition's part of a fetch: one chunk, or Faust's message per record."""
+        if chunked:
+            chunk = _chunk(tp, records, self._read_offset[tp])
+            if chunk is not None:
+                yield ChunkMessage(tp, chunk, generation_id)
+            return
+        for record in records:
+            if self.app.consumer_generation_id != generation_id:
+                return
+            yield self._to_message(tp, record)
 
     def _interrupted(self, tp: TP, generation_id: int) -> bool:
         """A rebalance started since the fetch; its new assignment resets every position."""

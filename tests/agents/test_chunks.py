@@ -4,6 +4,7 @@ so Faust's own commit logic commits exactly up to the chunk's end."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import inspect
@@ -18,7 +19,14 @@ from faust.transport.consumer import Consumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from streams.agents.chunks import OVERRIDDEN, Chunk, ChunkConsumer, ChunkMessage, Transport
+from streams.agents.chunks import (
+    OVERRIDDEN,
+    Chunk,
+    ChunkConsumer,
+    ChunkMessage,
+    Transport,
+    chunked_topics,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -118,3 +126,72 @@ def test_acked_chunks_commit_up_to_the_last_contiguous_chunk(committed: int | No
     assert consumer.ack(second)
     assert _commit(consumer, tp) == start + 12
     assert consumer._n_acked == 12
+
+
+class _FakeFetcher:
+    """Just what `ChunkConsumer.getmany` reads: one fetch's records, the app's rebalance state."""
+
+    getmany = ChunkConsumer.getmany
+    _hold_back = ChunkConsumer._hold_back
+    _interrupted = ChunkConsumer._interrupted
+    _fetching = ChunkConsumer._fetching
+    _chunked = ChunkConsumer._chunked
+    _messages = ChunkConsumer._messages
+
+    def __init__(self, records: dict[TP, list[Any]], *, rebalancing: bool) -> None:
+        self.app = SimpleNamespace(
+            consumer_generation_id=1,
+            rebalancing=rebalancing,
+            monitor=SimpleNamespace(track_tp_end_offset=lambda tp, highwater: None),
+        )
+        chunked_topics(self.app, "in")  # type: ignore[arg-type]
+        self.flow_active = True
+        self.should_stop = False
+        self._read_offset: dict[TP, int | None] = defaultdict(lambda: None)
+        self._buffered_partitions: set[TP] = set()
+        self._records = records
+        self.sought: dict[TP, int] = {}
+
+    async def _wait_next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], set[TP]]:  # noqa: ASYNC109
+        return self._records, set(self._records)
+
+    def _is_changelog_tp(self, tp: TP) -> bool:
+        return tp.topic == "changelog"
+
+    def highwater(self, tp: TP) -> int:
+        return 0
+
+    def _to_message(self, tp: TP, record: Any) -> tuple[str, int]:
+        return tp.topic, record.offset
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.sought.update(partitions)
+
+
+def _fetch(*, rebalancing: bool) -> tuple[list[Any], dict[TP, int]]:
+    def records(offsets: range) -> list[Any]:
+        return [SimpleNamespace(offset=o, key=b"k", value=b"v") for o in offsets]
+
+    fetched = {TP("in", 0): records(range(5, 8)), TP("changelog", 0): records(range(2))}
+    fetcher = _FakeFetcher(fetched, rebalancing=rebalancing)
+
+    async def drain() -> list[Any]:
+        return [message async for _, message in fetcher.getmany(timeout=1.0)]
+
+    return asyncio.run(drain()), fetcher.sought
+
+
+def test_input_fetched_while_rebalancing_is_sought_back_not_handed_over() -> None:
+    # the end of recovery clears the agents' queues: input handed over before it would be lost
+    messages, sought = _fetch(rebalancing=True)
+    assert messages == [("changelog", 0), ("changelog", 1)]  # recovery still reads changelogs
+    assert sought == {TP("in", 0): 5}
+
+
+def test_input_is_handed_over_as_one_chunk_once_the_rebalance_has_ended() -> None:
+    messages, sought = _fetch(rebalancing=False)
+    assert [m.value.offsets for m in messages if isinstance(m, ChunkMessage)] == [[5, 6, 7]]
+    assert [m for m in messages if not isinstance(m, ChunkMessage)] == [
+        ("changelog", 0), ("changelog", 1),
+    ]  # fmt: skip
+    assert sought == {}
