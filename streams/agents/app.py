@@ -1,8 +1,9 @@
 """The Faust application: one agent over `book-deltas`, a checkpoint table, health and metrics.
 
-CPU work (decode, core, encode, produce) runs in a child process (`agents/compute.py`), one batch
-at a time, so the event loop keeps heartbeating on its own core and no rebalance storm starts
-under load. Table writes stay on the loop.
+The agent receives one event per fetched chunk of a partition (`agents/chunks.py`, the
+`chunks://` transport), not one per record. CPU work (decode, core, encode, produce) runs in a
+child process (`agents/compute.py`), one chunk at a time, so the event loop keeps heartbeating on
+its own core and no rebalance storm starts under load. Table writes stay on the loop.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import faust
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.agents.compute import BatchResult, ComputeProcess, Row
+from streams.agents.chunks import Chunk, chunked_topics
+from streams.agents.compute import BatchResult, ComputeProcess
 from streams.agents.exceptions import ComputeProcessError, WorkerConfigError
 from streams.config import Settings
 from streams.core.pipeline import Pipeline
@@ -50,8 +52,8 @@ class WorkerConfig:
 
     app_id: str = "streams-worker"
     partitions: int = 4
-    batch_size: int = 2_000
-    batch_within_s: float = 0.02
+    batch_size: int = 2_000  # records per fetch, so at most this many in one chunk
+    batch_within_s: float = 0.02  # how long a fetch waits for more records
     checkpoint_every: int = 5_000
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -109,6 +111,7 @@ def build_app(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -> f
         settings.topics.book_deltas, key_serializer="raw", value_serializer="raw",
         partitions=partitions,
     )  # fmt: skip
+    chunked_topics(app, settings.topics.book_deltas)
     # Keys are the instrument ids as bytes; use_partitioner puts each checkpoint in the changelog
     # partition of its source partition (both murmur2 of the same key bytes).
     checkpoints = app.Table(
@@ -149,7 +152,7 @@ def _faust_app(
     """The Faust application: in-memory tables, raw bytes, and only the web pages we document."""
     return faust.App(
         config.app_id,
-        broker=[f"kafka://{server}" for server in bootstrap.split(",")],
+        broker=[f"chunks://{server}" for server in bootstrap.split(",")],
         broker_credentials=_credentials(settings),
         store="memory://",
         topic_partitions=partitions,
@@ -171,6 +174,9 @@ def _faust_app(
         table_standby_replicas=0,
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 4),
+        broker_max_poll_records=config.batch_size,
+        consumer_max_fetch_size=4 * 1024 * 1024,  # per partition: a full chunk in one fetch
+        stream_buffer_maxsize=64,  # events: chunks of the input, records of the changelogs
         key_serializer="raw",  # table changelogs carry our own bytes (instrument id, checkpoint)
         value_serializer="raw",
     )
@@ -183,17 +189,11 @@ def _add_agent(
 
     @app.agent(deltas)
     async def process_deltas(stream: faust.StreamT[Any]) -> None:
-        batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT's stub
-            config.batch_size, within=config.batch_within_s
-        )
-        async for events in batches:
-            messages = [e.message for e in events]
-            for message in messages:
-                # take_events acks the batch when this body returns; the extra reference holds
-                # each offset's commit until the child has flushed its outputs (`_complete`)
-                message.incref()
-            rows: list[Row] = [(m.partition, m.offset, m.key, m.value) for m in messages]
-            await state.submit(messages[0].topic, rows, messages)
+        async for event in stream.events():
+            # the stream acks the chunk when the next one is taken; the extra reference holds
+            # its offsets' commit until the child has flushed its outputs (`_complete`)
+            event.message.incref()
+            await state.submit(event.message.topic, event.value, event.message)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust passes revoked positionally
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
@@ -223,41 +223,42 @@ class _WorkerState:
         self.logged_at = 0.0
         self.broker: BrokerWatch | None = None
 
-    async def submit(self, topic: str, rows: list[Row], messages: list[Any]) -> None:
-        """Queue a batch in the child and return, so Faust gathers the next batch meanwhile.
+    async def submit(self, topic: str, chunk: Chunk, message: Any) -> None:
+        """Queue a chunk in the child and return, so Faust fetches the next one meanwhile.
 
-        At most `IN_FLIGHT` batches wait in the child; each one's offsets are acknowledged to
+        At most `IN_FLIGHT` chunks wait in the child; each one's offsets are acknowledged to
         Faust (and so committed) only after the child flushed its outputs.
         """
         if self.failure is not None:
             raise self.failure
         async with self.lock:
             try:
-                for partition in sorted({row[0] for row in rows} - self.ready):
-                    first = min(row[1] for row in rows if row[0] == partition)
+                if chunk.partition not in self.ready:
+                    first = chunk.offsets[0]
                     log.info(
-                        "partition %s[%d]: first record %d, restoring", topic, partition, first
-                    )
-                    await self._restore(topic, partition, first)
-                    self.ready.add(partition)
+                        "partition %s[%d]: first record %d, restoring", topic, chunk.partition,
+                        first,
+                    )  # fmt: skip
+                    await self._restore(topic, chunk.partition, first)
+                    self.ready.add(chunk.partition)
                 await self.in_flight.acquire()
-                result = self.compute.submit_batch(topic, rows)
+                result = self.compute.submit_chunk(topic, chunk)
             except Exception as error:
                 # Not only the child's death: a restore that failed (a Kafka query timing out
                 # under load, an unreadable checkpoint) would crash the agent, Faust's
                 # supervisor would restart it, and the worker would stay up and ready with its
-                # batch unacknowledged and never process another record. Exit instead.
-                await self.stop(error, len(rows))
+                # chunk unacknowledged and never process another record. Exit instead.
+                await self.stop(error, len(chunk.offsets))
                 raise
             self.completion = asyncio.ensure_future(
-                self._complete(result, rows, messages, self.completion)
+                self._complete(result, chunk, message, self.completion)
             )
 
     async def _complete(
         self,
         result: asyncio.Future[BatchResult],
-        rows: list[Row],
-        messages: list[Any],
+        chunk: Chunk,
+        message: Any,
         previous: asyncio.Future[None] | None,
     ) -> None:
         started = time.perf_counter()
@@ -266,7 +267,7 @@ class _WorkerState:
                 await previous  # table writes and acks in batch order
             done = await result
         except BaseException as error:
-            await self.stop(error, len(rows))
+            await self.stop(error, len(chunk.offsets))
             raise
         finally:
             self.in_flight.release()
@@ -276,14 +277,13 @@ class _WorkerState:
         _record_metrics(done)
         for instrument, data in done.checkpoints.items():
             self.table[instrument.encode()] = data
-        for message in messages:
-            message.ack(self.app.consumer)
+        message.ack(self.app.consumer)
         now = time.monotonic()
         if now - self.logged_at >= 10.0:  # a heartbeat in the log: progress per partition
             self.logged_at = now
             log.info(
-                "%d records in %d batches; last offsets %s", self.records, self.batches,
-                {row[0]: row[1] for row in rows},
+                "%d records in %d chunks; last offset %d of partition %d", self.records,
+                self.batches, chunk.offsets[-1], chunk.partition,
             )  # fmt: skip
 
     async def stop(self, error: BaseException, records: int) -> None:

@@ -24,12 +24,13 @@ import queue
 import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from streams.agents.chunks import Chunk
 from streams.agents.exceptions import ComputeProcessError
 from streams.agents.processor import BatchStats, DeltaBatchProcessor, InputRecord
 from streams.codec import TopicCodecs
@@ -40,7 +41,6 @@ from streams.transport import KafkaOutputSink, read_partition_range
 __all__ = ["BatchResult", "ComputeProcess"]
 
 _PR_SET_PDEATHSIG = 1
-Row = tuple[int, int, bytes | None, bytes | None]  # partition, offset, key, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +93,14 @@ class ComputeProcess:
         threading.Thread(target=self._receive_loop, name="compute-receive", daemon=True).start()
         atexit.register(self.close)
 
-    def submit_batch(self, topic: str, rows: Sequence[Row]) -> asyncio.Future[BatchResult]:
-        """Queue a batch now (calls run in submission order) and return its future result."""
-        return asyncio.wrap_future(self._submit("process", topic, list(rows)))
+    def submit_chunk(self, topic: str, chunk: Chunk) -> asyncio.Future[BatchResult]:
+        """Queue a chunk now (calls run in submission order) and return its future result.
+
+        The chunk crosses the pipe as its three lists (one pickle of a few bytes objects per
+        record), not as one Python object per record.
+        """
+        payload = (chunk.partition, chunk.offsets, chunk.keys, chunk.values)
+        return asyncio.wrap_future(self._submit("process", topic, payload))
 
     async def restore_partition(
         self, topic: str, partition: int, checkpoints: Mapping[str, bytes], first_offset: int
@@ -198,7 +203,7 @@ def _serve(
         connection.send(("error", repr(error)))
         return
     calls: dict[str, Callable[..., Any]] = {
-        "process": lambda topic, rows: _process(processor, topic, rows),
+        "process": lambda topic, payload: _process(processor, topic, *payload),
         "restore": lambda *args: _restore(processor, settings, *args),
         "release": processor.release_partition,
     }
@@ -224,12 +229,22 @@ def _serve(
             return
 
 
-def _process(processor: DeltaBatchProcessor, topic: str, rows: list[Row]) -> BatchResult:
-    stats = processor.process_batch([InputRecord(topic, p, o, k, v) for p, o, k, v in rows])
+def _process(
+    processor: DeltaBatchProcessor,
+    topic: str,
+    partition: int,
+    offsets: list[int],
+    keys: list[bytes | None],
+    values: list[bytes | None],
+) -> BatchResult:
+    records = [
+        InputRecord(topic, partition, o, k, v)
+        for o, k, v in zip(offsets, keys, values, strict=True)
+    ]
+    stats = processor.process_batch(records)
     checkpoints: dict[str, bytes] = {}
-    for partition in sorted({row[0] for row in rows}):
-        if processor.checkpoint_due(partition):
-            checkpoints.update(processor.checkpoint(partition))
+    if processor.checkpoint_due(partition):
+        checkpoints = processor.checkpoint(partition)
     return BatchResult(stats, checkpoints, len(processor.pipeline.instruments()))
 
 

@@ -10,7 +10,8 @@ import signal
 
 import pytest
 
-from streams.agents.compute import ComputeProcess, Row
+from streams.agents.chunks import Chunk
+from streams.agents.compute import ComputeProcess
 from streams.agents.exceptions import ComputeProcessError
 from streams.codec import TopicCodecs
 from streams.config import Settings
@@ -29,9 +30,14 @@ def compute(kafka_settings: Settings) -> ComputeProcess:
     process.close()
 
 
-def _rows(codecs: TopicCodecs, limit: int) -> tuple[list[Row], list[dict]]:
+def _rows(codecs: TopicCodecs, limit: int) -> tuple[list[tuple], list[dict]]:
     topic = _topic(codecs, limit)
     return [(r.partition, r.offset, r.key, r.value) for r in topic], _offline(codecs, topic)
+
+
+def _chunk(rows: list[tuple]) -> Chunk:
+    partition, offsets, keys, values = zip(*rows, strict=True)
+    return Chunk(partition[0], list(offsets), list(keys), list(values))
 
 
 def test_pipelined_batches_give_the_offline_outputs_in_order(
@@ -42,7 +48,9 @@ def test_pipelined_batches_give_the_offline_outputs_in_order(
 
     async def run() -> list:
         restored = await compute.restore_partition("in", 0, {}, 0)
-        futures = [compute.submit_batch("in", rows[i : i + 300]) for i in range(0, len(rows), 300)]
+        futures = [
+            compute.submit_chunk("in", _chunk(rows[i : i + 300])) for i in range(0, len(rows), 300)
+        ]
         return [restored, *await asyncio.gather(*futures)]
 
     restored, *results = asyncio.run(run())
@@ -65,7 +73,9 @@ def test_death_mid_call_fails_pending_and_later_calls(
 
     async def run() -> list[BaseException | object]:
         await compute.restore_partition("in", 0, {}, 0)
-        futures = [compute.submit_batch("in", rows) for _ in range(8)]  # seconds of work queued
+        futures = [
+            compute.submit_chunk("in", _chunk(rows)) for _ in range(8)
+        ]  # seconds of work queued
         await futures[0]  # the child is now busy with the second batch
         os.kill(compute.pid, signal.SIGKILL)
         # a hang here is the bug this guards against
@@ -76,4 +86,4 @@ def test_death_mid_call_fails_pending_and_later_calls(
     assert all(isinstance(o, ComputeProcessError) for o in outcomes[2:]), outcomes
     assert "gone" in str(outcomes[-1])
     with pytest.raises(ComputeProcessError):
-        compute.submit_batch("in", rows[:10])
+        compute.submit_chunk("in", _chunk(rows[:10]))
