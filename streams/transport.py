@@ -270,6 +270,7 @@ def resume_offset(
                     raise
                 log.warning("committed offset of %s[%d] for %s: %s; retrying", topic,
                             partition, group, error)  # fmt: skip
+                time.sleep(1.0)  # some errors return at once (coordinator loading): no busy loop
     finally:
         consumer.close()
 

@@ -78,8 +78,10 @@ class Connection:
                 reason = await self._session(http)
             except LOST as error:
                 reason = f"{type(error).__name__}: {error}"
-            except asyncio.CancelledError:
-                await self._close()  # stopping: no resync, nothing more to publish
+            except BaseException:
+                # stopping, or failing (a DeliveryError): no resync, and nothing left running
+                # (pinger, REST fetches) that could publish after the connector's final flush
+                await self._close()
                 raise
             await self._close()
             self._resync_after_loss()
@@ -105,7 +107,14 @@ class Connection:
             self._pinger = asyncio.create_task(keepalive.ping_every(
                 ws, address.ping_interval_s, self.sync.parser.ping_message, self._pinged,
             ))  # fmt: skip
+            self._pinger.add_done_callback(self._pinger_ended)
         return ws
+
+    def _pinger_ended(self, task: asyncio.Task[None]) -> None:
+        # Nobody awaits the pinger: an error in it would stop the pings without a word, and the
+        # venue would drop every socket for want of them.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.connector.fail(error)
 
     def _pinged(self) -> None:
         self.connector.counters.pings += 1

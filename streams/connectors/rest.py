@@ -136,5 +136,9 @@ class SnapshotFetches:
                             error, delay)  # fmt: skip
                 await asyncio.sleep(delay)
                 continue
+            # Free the slot first: carrying out this snapshot can ask for the next one (its
+            # buffered deltas do not follow it), and that request must start a fetch.
+            if self._tasks.get(symbol) is asyncio.current_task():
+                del self._tasks[symbol]
             await carry_out(output)
             return

@@ -131,6 +131,10 @@ class BitmexParser(BaseVenueParser):
             return EMPTY  # welcome, subscribe replies, other tables
         action = message["action"]
         rows: dict[str, list[dict[str, Any]]] = {}
+        # an empty book's partial has no rows, but its filter names the symbol it syncs
+        named = message.get("filter") if action == "partial" else None
+        if isinstance(named, dict) and isinstance(named.get("symbol"), str):
+            rows[named["symbol"]] = []
         for row in message["data"]:
             rows.setdefault(row["symbol"], []).append(row)
         return ParseResult(

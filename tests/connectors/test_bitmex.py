@@ -158,3 +158,21 @@ def test_contract_specs_from_the_instrument_metadata() -> None:
         "linear", 1.0, "BTC", 1e-08,
     )  # fmt: skip
     assert (quanto.kind, quanto.contract_size, quanto.settlement) == ("linear", 100 / 3108, "BTC")
+
+
+def test_an_empty_partial_syncs_its_symbol() -> None:
+    synchronizer = BookSynchronizer(get_venue("BITMEX"))
+    empty = {"table": "orderBookL2", "action": "partial", "filter": {"symbol": "XBTUSD"}}
+    row = {"symbol": "XBTUSD", "id": 8799000000, "side": "Buy", "size": 5, "price": 10000.0}
+    insert = {"table": "orderBookL2", "action": "insert", "data": [row]}
+
+    (snapshot,) = synchronizer.on_frame(json.dumps({**empty, "data": []}), 1).deltas
+    (delta,) = synchronizer.on_frame(json.dumps(insert), 2).deltas  # published: synced
+
+    assert (snapshot.is_snapshot, len(snapshot.bid_prices), len(snapshot.ask_prices)) == (
+        True,
+        0,
+        0,
+    )
+    assert (delta.is_snapshot, list(delta.bid_prices)) == (False, [10000.0])
+    assert synchronizer.total("unsynced_drops") == 0

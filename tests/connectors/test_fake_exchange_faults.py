@@ -37,10 +37,13 @@ FAULTS_AT = {"DERIBIT": 20, "HYPERLIQUID": 20}  # book frames before the fault (
 # BitMEX numbers nothing: a withheld row shows only when a later row names its level id, as the
 # insert at book frame 161 is named later (a withheld size update is invisible).
 FAULTS_AT["BITMEX"] = 161
-# A watchdog of 0.5 s would close every new connection before its books arrived on a loaded
-# machine where Coinbase's 46,000-level BTC-USD snapshot takes longer than that to build and
-# read, and where Bitstamp (no heartbeats) stays quiet while its ten REST snapshots load.
+# The silence test's watchdog. At 0.5 s a loaded machine (the fake exchange, the connector and
+# the broker share two cores) paused longer than that between frames, so every new connection
+# was closed as stale before its books arrived and the connector reconnected for good (seen on
+# Binance, Bybit and BitMEX). Coinbase's 46,000-level BTC-USD snapshot takes longer still to
+# build and read, and Bitstamp (no heartbeats) stays quiet while its ten REST snapshots load.
 STALE_AFTER_S = {"COINBASE": 5.0, "BITSTAMP": 5.0}
+DEFAULT_STALE_AFTER_S = 3.0  # 300 frame intervals of the test's feed
 
 
 def _at(venue: str) -> int:
@@ -141,7 +144,7 @@ async def test_a_dropped_connection_reconnects_and_resyncs_its_books(
 async def test_a_silent_connection_trips_the_watchdog(kafka_settings: Settings, venue: str) -> None:
     server, connector = await _run_replay(
         kafka_settings, venue, Faults(silent_at=_at(venue)), interval_s=0.01,
-        stale_after_s=STALE_AFTER_S.get(venue, 0.5),
+        stale_after_s=STALE_AFTER_S.get(venue, DEFAULT_STALE_AFTER_S),
         until=lambda counters: counters.stale_connections >= 1,
         book_frames=SLICE,
     )  # fmt: skip
